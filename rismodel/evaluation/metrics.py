@@ -6,7 +6,8 @@ Classic metrics (LGFormer 4.1, LQMFormer 4.1; RefCOCO, RefCOCO+, RefCOCOg, Refer
 - mIoU = mean IoU over expressions; oIoU = sum I / sum U over expressions;
 - Prec@X = share of expressions with IoU >= X, X in {0.5, 0.6, 0.7, 0.8, 0.9};
 - oIoU per expression length (LGFormer Table 3): buckets [1, 3), [3, 8), [8, 13), [13, inf)
-  words, a word being a whitespace-separated token.
+  words, a word being a whitespace-separated token (an empty expression, which some datasets
+  hold, is in no bucket but still in every other metric).
 
 Generalised metrics (LQMFormer 4.1 and Table 2, following gRefCOCO's evaluation), per sample:
 
@@ -109,8 +110,8 @@ class MetricAccumulator:
         if not (0 <= inter <= min(pred_area, gt_area) and inter + union == pred_area + gt_area):
             raise ValueError(f"inconsistent pixel counts: I={inter}, U={union}, "
                              f"|P|={pred_area}, |G|={gt_area}")
-        if n_words < 1:
-            raise ValueError("an expression needs at least one word")
+        if n_words < 0:
+            raise ValueError(f"word count must be >= 0, got {n_words}")
         classic = inter / union if union else 0.0
         self._classic_iou.append(classic)
         # Sums: the generalised rules add I = 0 and U = |P| or |G| in the miss cases, which are

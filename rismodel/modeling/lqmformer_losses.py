@@ -103,7 +103,8 @@ def lqmformer_loss(cfg: LQMFormerConfig, outputs: dict, masks: torch.Tensor, has
     total = total + cfg.no_target_weight * presence
     parts["loss_no_target"] = presence
     if cfg.scoring_network and cfg.score_learning:
-        lm_bin = top_rho_targets(likelihood_map(outputs["attn_maps"], outputs["attn_sizes"]), cfg.rho)
+        with torch.no_grad():  # LM_bin is a target: no gradient into the decoder's attention
+            lm_bin = top_rho_targets(likelihood_map(outputs["attn_maps"], outputs["attn_sizes"]), cfg.rho)
         s = score_loss(outputs["score_logits"], lm_bin)
         total = total + cfg.score_weight * s
         parts["loss_score"] = s

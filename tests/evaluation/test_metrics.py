@@ -27,8 +27,8 @@ def test_shape_mismatch_and_bad_counts_are_rejected():
         acc.add(np.zeros((2, 2)), np.zeros((3, 3)), 1)
     with pytest.raises(ValueError, match="inconsistent"):
         acc.add_counts(3, 2, 1, 1, n_words=1)
-    with pytest.raises(ValueError, match="word"):
-        acc.add(np.zeros((2, 2)), np.zeros((2, 2)), 0)
+    with pytest.raises(ValueError, match="word count"):
+        acc.add(np.zeros((2, 2)), np.zeros((2, 2)), -1)
 
 
 def test_multi_sample_oiou_differs_from_miou():
@@ -94,7 +94,11 @@ def test_length_buckets_follow_lgformer_table3():
     acc.add(np.zeros((4, 4), bool), gt, n_words=12)  # [8,13): I=0, U=2
     acc.add(_mask([(0, 0), (3, 3)]), gt, n_words=13)  # [13,inf): I=1, U=3
     acc.add(gt, gt, n_words=40)  # [13,inf): I=2, U=2
-    b = acc.result()["oIoU_by_length"]
+    acc.add(gt, gt, n_words=0)  # an empty sentence: in no bucket, but counted overall
+    r = acc.result()
+    assert r["count"] == 6 and r["mIoU"] == pytest.approx((1 + 0.5 + 0 + 1 / 3 + 1 + 1) / 6)
+    b = r["oIoU_by_length"]
+    assert sum(v["count"] for v in b.values()) == 5
     assert list(b) == ["[1,3)", "[3,8)", "[8,13)", "[13,inf)"]
     assert b["[1,3)"]["oIoU"] == 1.0 and b["[3,8)"]["oIoU"] == 0.5 and b["[8,13)"]["oIoU"] == 0.0
     assert b["[13,inf)"] == {"oIoU": pytest.approx(3 / 5), "count": 2}

@@ -19,9 +19,9 @@ class Identity(nn.Module):
 
 
 def test_stage_shapes_and_strides():
-    b = EarlyFusionSwin(CFG, 224, [Identity() for _ in range(4)])
-    feats, _ = b(b.prefix(torch.randn(2, 3, 224, 224)), torch.randn(2, 4, 8), torch.ones(2, 4))
-    assert [tuple(f.shape) for f in feats] == [(2, 32, 56, 56), (2, 64, 28, 28), (2, 128, 14, 14), (2, 256, 7, 7)]
+    b = EarlyFusionSwin(CFG, 192, [Identity() for _ in range(4)])
+    feats, _ = b(b.prefix(torch.randn(2, 3, 192, 192)), torch.randn(2, 4, 8), torch.ones(2, 4))
+    assert [tuple(f.shape) for f in feats] == [(2, 32, 48, 48), (2, 64, 24, 24), (2, 128, 12, 12), (2, 256, 6, 6)]
     assert b.strides == (4, 8, 16, 32)
 
 
@@ -31,8 +31,8 @@ def test_prefix_does_not_depend_on_text_but_output_does():
     for f in fusions:  # open the gates so language really flows in
         torch.nn.init.normal_(f.gate_v[0].weight)
         torch.nn.init.normal_(f.gate_v[2].weight)
-    b = EarlyFusionSwin(CFG, 224, fusions).eval()
-    img = torch.randn(1, 3, 224, 224)
+    b = EarlyFusionSwin(CFG, 192, fusions).eval()
+    img = torch.randn(1, 3, 192, 192)
     p = b.prefix(img)
     f1, _ = b(p, torch.randn(1, 4, 8), torch.ones(1, 4))
     f2, _ = b(p, torch.randn(1, 4, 8), torch.ones(1, 4))
@@ -40,7 +40,7 @@ def test_prefix_does_not_depend_on_text_but_output_does():
 
 
 def test_convert_official_layout_checkpoint():
-    b = EarlyFusionSwin(CFG, 224, [Identity() for _ in range(4)])
+    b = EarlyFusionSwin(CFG, 192, [Identity() for _ in range(4)])
     own = {k: v.clone() for k, v in b.swin.state_dict().items()}
     # Official Swin checkpoints downsample at the END of a stage: layers.i.downsample -> layers.i+1.
     official = {}
@@ -59,7 +59,7 @@ def test_convert_official_layout_checkpoint():
 
 
 def test_convert_rejects_wrong_shapes():
-    b = EarlyFusionSwin(CFG, 224, [Identity() for _ in range(4)])
+    b = EarlyFusionSwin(CFG, 192, [Identity() for _ in range(4)])
     bad = dict(b.swin.state_dict())
     bad["layers.0.blocks.0.mlp.fc1.weight"] = torch.zeros(3, 3)
     with pytest.raises(BackboneWeightsError, match="fc1"):
@@ -69,4 +69,4 @@ def test_convert_rejects_wrong_shapes():
 def test_missing_local_weights_file_is_a_clear_error(tmp_path):
     cfg = dataclasses.replace(CFG, pretrained=str(tmp_path / "nope.pth"))
     with pytest.raises(BackboneWeightsError, match="not found"):
-        EarlyFusionSwin(cfg, 224, [Identity() for _ in range(4)])
+        EarlyFusionSwin(cfg, 192, [Identity() for _ in range(4)])

@@ -7,6 +7,14 @@ import math
 import pytest
 import torch
 
+from rismodel.config import (
+    BackboneConfig,
+    InputConfig,
+    LQMFormerConfig,
+    PixelDecoderConfig,
+    TextConfig,
+    with_overrides,
+)
 from rismodel.modeling.lqmformer_losses import (
     likelihood_map,
     mask_losses,
@@ -14,6 +22,7 @@ from rismodel.modeling.lqmformer_losses import (
     score_loss,
     top_rho_targets,
 )
+from rismodel.registry import get_config
 
 # --- losses on toy cases ---------------------------------------------------------------------------
 
@@ -85,3 +94,114 @@ def test_mask_losses_skip_dice_for_no_target_samples():
     _, dice_bad = mask_losses(-good, target, torch.tensor([True, False]))
     assert dice_good.item() < 0.01
     assert dice_bad.item() > 0.9
+
+
+# --- the composed model ----------------------------------------------------------------------------
+
+TINY = LQMFormerConfig(
+    backbone=BackboneConfig(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 2, 2), window_size=4,
+                            drop_path_rate=0.0, pretrained=None),
+    text=TextConfig(random_init=True, hidden_size=32, num_layers=1, num_heads=2, max_tokens=8),
+    input=InputConfig(image_size=64),
+    pixel_decoder=PixelDecoderConfig(dim=32, ffn_dim=64, num_layers=1, num_heads=2, num_points=2, l2va=False),
+    fusion_heads=2,
+    num_queries=6,
+    decoder_rounds=1,
+    decoder_dim=32,
+    decoder_heads=2,
+    decoder_ffn_dim=64,
+)
+SWITCHES = [
+    {},
+    {"grounding": "cross_attention"},
+    {"scoring_network": False},
+    {"score_learning": False},
+    {"qm_loss": False},
+]
+
+
+def _batch(model, b=2):
+    torch.manual_seed(0)
+    size = model.cfg.input.image_size
+    images = torch.randn(b, 3, size, size)
+    ids, att = model.text_encoder.tokenize(["the man on the left", "nothing"][:b])
+    masks = torch.zeros(b, size, size)
+    masks[0, 10:40, 5:30] = 1
+    has_target = torch.tensor([True, False][:b])
+    return images, ids, att, masks, has_target
+
+
+def _open_gates(model):
+    """The GMMF gates start at zero (undisturbed backbone), which also stops gradients into the
+    fusion layers before them; one training step opens them. Do that by hand."""
+    with torch.no_grad():
+        for fusion in model.backbone.fusions:
+            for p in fusion.gate.parameters():
+                p.normal_(std=0.05)
+
+
+@pytest.mark.parametrize("overrides", SWITCHES, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "ours")
+def test_every_switch_builds_runs_and_trains(overrides):
+    from rismodel.modeling.lqmformer import LQMFormer
+
+    cfg = with_overrides(TINY, overrides)
+    torch.manual_seed(0)
+    model = LQMFormer(cfg)
+    _open_gates(model)
+    images, ids, att, masks, has_target = _batch(model)
+    out = model(images, ids, att)
+    assert out["pred_masks"].shape == (2, 1, 16, 16)
+    assert len(out["aux_masks"]) == 3 * cfg.decoder_rounds
+    assert out["presence_logits"].shape == (2,)
+    assert out["query_masks"].shape == (2, 6, 16, 16)
+    torch.testing.assert_close(out["merge_weights"].sum(1), torch.ones(2))
+    assert (out["scores"] is None) == (not cfg.scoring_network)
+    losses = model.loss(out, masks, has_target)
+    assert ("loss_score" in losses) == (cfg.scoring_network and cfg.score_learning)
+    assert ("loss_qm" in losses) == cfg.qm_loss
+    assert torch.isfinite(losses["loss"])
+    losses["loss"].backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and
+               (p.grad is None or p.grad.abs().sum() == 0)]
+    assert missing == []
+    has_gauss = any("enhance" in n for n, _ in model.named_parameters())
+    assert has_gauss == (cfg.grounding == "gmmf")
+
+
+def test_cached_prefix_and_text_give_the_same_result():
+    from rismodel.modeling.lqmformer import LQMFormer
+
+    torch.manual_seed(0)
+    model = LQMFormer(TINY).eval()
+    _open_gates(model)
+    images, ids, att, _, _ = _batch(model)
+    with torch.no_grad():
+        full = model(images, ids, att)
+        prefix = model.image_prefix(images[:1])  # one image, two expressions
+        cached = model(prefix=prefix, text_feats=model.encode_text(ids, att), attention_mask=att)
+        ref = model(images[:1].expand(2, -1, -1, -1), ids, att)
+    torch.testing.assert_close(cached["pred_masks"], ref["pred_masks"])
+    assert not torch.allclose(full["pred_masks"][1], ref["pred_masks"][1])  # image matters
+    with pytest.raises(ValueError, match="attention_mask"):
+        model(images, ids)
+    with pytest.raises(ValueError, match="images must be"):
+        model(images[:, :, :32], ids, att)
+
+
+def test_paper_config_shapes_at_480():
+    from rismodel.modeling.lqmformer import LQMFormer
+
+    cfg = with_overrides(get_config("lqmformer-swinb"), {"backbone.pretrained": None, "text.random_init": True})
+    torch.manual_seed(0)
+    model = LQMFormer(cfg).eval()
+    ids, att = model.text_encoder.tokenize(["the giraffe on the right"])
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 480, 480), ids, att)
+    assert out["pred_masks"].shape == (1, 1, 120, 120)
+    assert len(out["aux_masks"]) == 9
+    assert out["query_masks"].shape == (1, 100, 120, 120)
+    assert out["scores"].shape == (1, 100, 1)
+    assert [tuple(a.shape) for a in out["attn_maps"][:3]] == [(1, 100, 225), (1, 100, 900), (1, 100, 3600)]
+    assert out["mask_embeddings"].shape == (1, 100, 256)
+    assert [m.shape[1] for m in [model.backbone.fusions[i].out_proj.weight for i in range(4)]] == [
+        128, 256, 512, 1024]

@@ -1,0 +1,89 @@
+"""Predictor: odd image modes, EXIF orientation, caching, errors (random-weight compact model)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rismodel.predictor import Predictor, PredictorError
+
+
+@pytest.fixture(scope="module")
+def pred():
+    return Predictor.load("lgformer-compact", device="cpu", allow_random=True)
+
+
+def _photo(w=96, h=64):
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    a[:, : w // 3] = (200, 30, 30)  # a structure that makes orientation visible
+    return a
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "CMYK", "I;16", "1"])
+def test_every_mode_gives_a_full_size_mask(pred, tmp_path, mode):
+    img = Image.fromarray(_photo())
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257)  # 16-bit grey
+    else:
+        img = img.convert(mode)
+    path = tmp_path / f"x_{mode.replace(';', '')}.{'jpg' if mode == 'CMYK' else 'png'}"
+    img.save(path)
+    pred.set_image(str(path))
+    res = pred.predict("the red circle")
+    assert res.prob.shape == (64, 96) and res.mask.shape == (64, 96)
+    assert res.prob.dtype == np.float32 and 0.0 <= res.prob.min() and res.prob.max() <= 1.0
+    assert 0.0 <= res.score <= 1.0 and res.device == "cpu" and res.latency_ms > 0
+
+
+@pytest.mark.parametrize("orientation,rot", [(6, -1), (8, 1), (3, 2)])
+def test_exif_rotation_gives_mask_aligned_with_upright_image(pred, tmp_path, orientation, rot):
+    raw = _photo()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "rot.jpg"
+    Image.fromarray(raw).save(path, exif=exif, quality=100, subsampling=0)
+    stored = np.asarray(Image.open(path).convert("RGB"))  # pixels as stored, before EXIF
+    upright = np.ascontiguousarray(np.rot90(stored, k=rot))
+    pred.set_image(str(path))
+    a = pred.predict("the left square").prob
+    pred.set_image(upright)
+    b = pred.predict("the left square").prob
+    assert a.shape == upright.shape[:2]
+    assert np.allclose(a, b, atol=1e-5)
+
+
+def test_cached_image_gives_same_result_as_fresh(pred):
+    img = _photo()
+    pred.set_image(img)
+    first = pred.predict("blue square").prob
+    second = pred.predict("the big green star").prob
+    again = pred.predict("blue square", image=img).prob
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, second)
+
+
+def test_threshold_changes_mask_not_probabilities(pred):
+    pred.set_image(_photo())
+    lo = pred.predict("circle", threshold=0.0)
+    hi = pred.predict("circle", threshold=1.01)
+    assert np.array_equal(lo.prob, hi.prob)
+    assert lo.mask.all() and not hi.mask.any()
+
+
+def test_bad_inputs_have_clear_messages(pred, tmp_path):
+    fresh = Predictor.load("lgformer-compact", device="cpu", allow_random=True)
+    with pytest.raises(PredictorError, match="set_image"):
+        fresh.predict("circle")
+    pred.set_image(_photo())
+    with pytest.raises(PredictorError, match="empty"):
+        pred.predict("   ")
+    long = pred.predict(" ".join(["the red circle left of the blue square"] * 30))
+    assert long.truncated and long.prob.shape == (64, 96)
+    with pytest.raises(PredictorError, match="neither a checkpoint"):
+        Predictor.load("no-such-model")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    from rismodel.imageio import ImageLoadError
+
+    with pytest.raises(ImageLoadError):
+        pred.set_image(str(bad))

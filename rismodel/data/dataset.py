@@ -1,0 +1,114 @@
+"""Torch dataset for training and evaluation with the papers' preprocessing (LAVT protocol).
+
+LGFormer (Sec. 4.1) and LQMFormer (Sec. 4.1) follow LAVT: the image is resized to S x S
+ignoring its aspect ratio and normalised with ImageNet mean/std; the ground-truth mask is
+resized with nearest neighbour; no augmentation. Training yields one item per referred target
+with one of its sentences drawn at random; evaluation yields one item per (target, sentence).
+:func:`preprocess_image` is the single image preprocessing of the project (the predictor uses it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from rismodel.data.sample import RefSample
+from rismodel.imageio import load_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Tokenize = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
+
+
+def preprocess_image(rgb: np.ndarray, image_size: int, mean: Sequence[float] = IMAGENET_MEAN,
+                     std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """uint8 [H, W, 3] RGB -> float32 [3, S, S]: bilinear resize ignoring aspect, then normalise."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 [H, W, 3] RGB array, got {rgb.dtype} {list(rgb.shape)}")
+    resized = Image.fromarray(rgb).resize((image_size, image_size), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0)  # [S, S, 3]
+    x = x.permute(2, 0, 1)  # [3, S, S]
+    m = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (x - m) / s
+
+
+def resize_mask(mask: np.ndarray, image_size: int) -> torch.Tensor:
+    """[H, W] {0,1} -> float32 [S, S] {0,1}, nearest neighbour (as LAVT resizes targets)."""
+    m = Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255)
+    m = m.resize((image_size, image_size), Image.NEAREST)
+    return torch.from_numpy((np.asarray(m) > 127).astype(np.float32))
+
+
+def _random_flip(image: np.ndarray, mask: np.ndarray, sentence: str):
+    """Horizontal flip that keeps the sentence true: left and right are swapped in it."""
+    if torch.rand(()).item() >= 0.5:
+        return image, mask, sentence
+    swap = {"left": "right", "right": "left", "leftmost": "rightmost", "rightmost": "leftmost"}
+    words = [swap.get(w, w) for w in sentence.split(" ")]
+    return image[:, ::-1].copy(), mask[:, ::-1].copy(), " ".join(words)
+
+
+class RISDataset(torch.utils.data.Dataset):
+    """Items: ``image [3,S,S]``, ``input_ids [T]``, ``attention_mask [T]``, ``mask [S,S]``,
+    ``has_target`` (bool tensor), ``sentence`` (str), ``sample_index`` and ``sentence_index``.
+
+    ``augment`` (off by default, as in the papers) adds a horizontal flip that also swaps
+    "left"/"right" in the sentence.
+    """
+
+    def __init__(self, samples: list[RefSample], tokenize: Tokenize, image_size: int = 480,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 train: bool = True, augment: bool = False):
+        if not samples:
+            raise ValueError("RISDataset needs at least one sample")
+        self.samples, self.tokenize = samples, tokenize
+        self.image_size, self.mean, self.std = image_size, tuple(mean), tuple(std)
+        self.train, self.augment = train, augment
+        # eval: one item per (sample, sentence); train: one per sample
+        self.index = ([(i, -1) for i in range(len(samples))] if train else
+                      [(i, j) for i, s in enumerate(samples) for j in range(len(s.sentences))])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Upright RGB image and its ground-truth mask at the original resolution."""
+        s = self.samples[i]
+        image = load_image(s.image_path)
+        if image.shape[:2] != (s.height, s.width):
+            raise ValueError(f"{s.image_path}: image is {image.shape[1]}x{image.shape[0]} but its "
+                             f"annotation says {s.width}x{s.height}")
+        return image, s.mask()
+
+    def __getitem__(self, k: int) -> dict:
+        i, j = self.index[k]
+        s = self.samples[i]
+        if j < 0:
+            # LAVT: a random sentence each time. torch's RNG: DataLoader seeds it per worker.
+            j = int(torch.randint(len(s.sentences), ()).item())
+        sentence = s.sentences[j]
+        image, mask = self.load(i)
+        if self.augment:
+            image, mask, sentence = _random_flip(image, mask, sentence)
+        ids, attn = self.tokenize([sentence])  # [1, T] each
+        return {
+            "image": preprocess_image(image, self.image_size, self.mean, self.std),
+            "input_ids": ids[0].long(), "attention_mask": attn[0].long(),
+            "mask": resize_mask(mask, self.image_size),
+            "has_target": torch.tensor(s.has_target),
+            "sentence": sentence, "sample_index": i, "sentence_index": j,
+        }
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack tensors, keep strings and ints as lists (a module-level function: picklable)."""
+    out = {}
+    for key in items[0]:
+        values = [it[key] for it in items]
+        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+    return out

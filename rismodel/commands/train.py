@@ -1,0 +1,127 @@
+HELP = ("Train or fine-tune a model from a YAML config (single process, or one process per device "
+        "under torchrun); --resume continues a stopped run exactly.")
+
+
+def add_arguments(p):
+    p.add_argument("--config", metavar="FILE", help="training config (YAML); optional with --resume "
+                   "(the run folder's train_config.json is used)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning); the "
+                   "model config comes from the checkpoint, model.* overrides still apply")
+    p.add_argument("--out", metavar="DIR", help="run folder (overrides train.out)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.max_steps=100 or model.decoder_layers=3 "
+                   "(repeatable)")
+
+
+def _load_config(args):
+    import json
+    from pathlib import Path
+
+    from ..cli import UserError
+    from ..training.config import (
+        TrainConfigError,
+        config_from_mapping,
+        load_train_config,
+        merge_layer,
+        parse_overrides,
+        validate,
+    )
+
+    overrides = list(args.overrides) + ([f"train.out={args.out}"] if args.out else [])
+    if args.config is None:
+        if not (args.resume and args.out):
+            raise UserError("--config FILE is required (or --resume --out DIR to continue a run)")
+        stored = Path(args.out) / "train_config.json"
+        if not stored.is_file():
+            raise UserError(f"--resume: {stored} not found; is {args.out} a training run folder?")
+        try:
+            data = merge_layer(json.loads(stored.read_text(encoding="utf-8")), parse_overrides(overrides))
+            cfg = config_from_mapping(data)
+            validate(cfg)
+        except (ValueError, TrainConfigError) as e:
+            raise UserError(f"{stored}: {e}") from e
+        return cfg
+    try:
+        return load_train_config(args.config, overrides)
+    except TrainConfigError as e:
+        raise UserError(str(e)) from e
+
+
+def _build_model(cfg, init, resume):
+    import dataclasses
+
+    from ..checkpoint import CheckpointError, load_state, load_weights_into, read_header
+    from ..cli import UserError
+    from ..registry import build_model
+    from ..training.config import TrainConfigError, resolve_model_config
+
+    init_cfg = None
+    if init:
+        try:
+            init_cfg, _ = read_header(init)
+        except CheckpointError as e:
+            raise UserError(f"--init: {e}") from e
+    try:
+        model_cfg = resolve_model_config(cfg, init_cfg)
+    except TrainConfigError as e:
+        raise UserError(str(e)) from e
+    build_cfg = model_cfg
+    if init or resume:  # stored weights replace the pretrained backbone: never fetch it
+        build_cfg = dataclasses.replace(model_cfg, backbone=dataclasses.replace(model_cfg.backbone,
+                                                                                 pretrained=None))
+    try:
+        model = build_model(build_cfg)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise UserError(f"cannot build the {model_cfg.architecture} model: {e}") from e
+    if init and not resume:
+        try:
+            load_weights_into(model, model_cfg, load_state(init), init)
+        except CheckpointError as e:
+            changed = ", ".join(sorted(cfg.model.overrides)) or "none"
+            raise UserError(f"--init: {e} (model overrides given: {changed})") from e
+    return model, model_cfg
+
+
+def run(args) -> int:
+    import torch
+
+    from ..checkpoint import CheckpointError
+    from ..cli import UserError
+    from ..training import distributed as D
+    from ..training.data import DataError, build_ris_dataset, describe, load_samples
+    from ..training.engine import TrainingError, train
+    from ..training.state import StateError
+
+    cfg = _load_config(args)
+    p = cfg.train
+    if p.threads:
+        torch.set_num_threads(p.threads)
+    try:
+        ctx = D.setup(p.device)
+    except RuntimeError as e:
+        raise UserError(str(e)) from e
+    try:
+        torch.manual_seed(p.seed)  # identical initial weights on every rank and every run
+        model, model_cfg = _build_model(cfg, args.init, args.resume)
+        try:
+            samples = load_samples(cfg.data)
+        except DataError as e:
+            raise UserError(str(e)) from e
+        dataset, collate = build_ris_dataset(samples, model_cfg, model.text_encoder.tokenize)
+        if ctx.is_main:
+            print(f"training {model_cfg.architecture} on {describe(cfg.data)}: {len(samples)} samples, "
+                  f"{ctx.world_size} process(es) on {ctx.device}, out {p.out}")
+        meta = {"dataset": describe(cfg.data), "num_samples": len(samples)}
+        if args.init:
+            meta["init"] = str(args.init)
+        try:
+            result = train(cfg, model, model_cfg, dataset, collate, ctx=ctx, resume=args.resume, meta=meta)
+        except (TrainingError, StateError, CheckpointError) as e:
+            raise UserError(str(e)) from e
+        if ctx.is_main:
+            print(f"done: {result.step} steps, {result.samples_seen} samples, {result.wall_time_s:.0f} s, "
+                  f"final loss {result.final_loss:.4f}; weights: {result.checkpoint}")
+        return 0
+    finally:
+        D.cleanup(ctx)

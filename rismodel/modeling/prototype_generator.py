@@ -19,12 +19,7 @@ from torch import nn
 from ..config import LGFormerConfig
 from .attention import PositionEmbeddingSine
 from .heads import MLP, dot_product_masks
-
-
-def masked_mean(l: torch.Tensor, l_mask: torch.Tensor) -> torch.Tensor:
-    """Average word features over real tokens: ``[B, T, C] -> [B, C]``."""
-    m = l_mask.to(l.dtype).unsqueeze(-1)
-    return (l * m).sum(1) / m.sum(1).clamp(min=1.0)
+from .pixel_decoder import masked_mean
 
 
 class PrototypeLayer(nn.Module):

@@ -1,0 +1,128 @@
+"""``rismodel eval``: metrics of a model or a trivial baseline on a referring dataset split."""
+
+HELP = ("Evaluate a model (or a trivial baseline) on a RefCOCO-style or gRefCOCO split, or on a "
+        "COCO file with expressions: oIoU, mIoU, Prec@X (or cIoU, gIoU, N-acc, T-acc).")
+
+
+def add_arguments(p):
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", metavar="NAME_OR_CHECKPOINT")
+    who.add_argument("--baseline", choices=["whole-image", "largest-object"],
+                     help="a trivial baseline instead of a model")
+    p.add_argument("--data-root", metavar="DIR", help="folder holding <dataset>/instances.json and refs")
+    p.add_argument("--dataset", metavar="NAME", help="refcoco, refcoco+, refcocog, refclef, grefcoco, ...")
+    p.add_argument("--split-by", default="unc", metavar="NAME", help="unc, google, umd, berkeley (default unc)")
+    p.add_argument("--split", metavar="NAME", help="val, test, testA, testB, ... (required with --dataset)")
+    p.add_argument("--coco", metavar="FILE", help="evaluate on a COCO file with expressions instead")
+    p.add_argument("--images", metavar="DIR", help="image folder (default: the dataset's usual place)")
+    p.add_argument("--generalised", action="store_true",
+                   help="gRefCOCO metrics (automatic when the dataset has grefs(<split-by>).json)")
+    p.add_argument("--resolution", choices=["input", "original"], default="input",
+                   help="input: compare at the model's input size, ground truth resized with "
+                        "nearest (the papers' protocol, default); original: at the image's size")
+    p.add_argument("--image-size", type=int, metavar="S",
+                   help="input size for baselines (models use their own; default 480)")
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N expressions")
+    p.add_argument("--batch-size", type=int, default=16, metavar="B")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="image-loading processes (default: 4 on CUDA, 0 on CPU)")
+    p.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _samples(args):
+    from pathlib import Path
+
+    from ..cli import UserError
+    from ..data.coco_refs import load_coco_refs
+    from ..data.refer import load_dataset
+
+    if args.coco:
+        if args.data_root or args.dataset:
+            raise UserError("give either --coco or --data-root/--dataset, not both")
+        samples = load_coco_refs(args.coco, args.images, split=args.split)
+        generalised = args.generalised or any(not s.has_target for s in samples)
+        return samples, generalised, {"coco": args.coco, "split": args.split}
+    if not (args.data_root and args.dataset and args.split):
+        raise UserError("say what to evaluate on: --data-root, --dataset and --split (or --coco FILE)")
+    grefs = Path(args.data_root) / args.dataset / f"grefs({args.split_by}).json"
+    generalised = args.generalised or grefs.is_file()
+    samples = load_dataset(args.data_root, args.dataset, args.split_by, args.split, args.images,
+                           fmt="grefs" if generalised else "auto")
+    return samples, generalised, {"data_root": args.data_root, "dataset": args.dataset,
+                                  "split_by": args.split_by, "split": args.split}
+
+
+def _segmenter(args, generalised):
+    """-> (segmenter, image_size, mean, std, description dict)."""
+    from pathlib import Path
+
+    from ..cli import UserError
+    from ..evaluation.baselines import LargestObject, WholeImage
+    from ..evaluation.evaluate import IMAGENET_MEAN, IMAGENET_STD, ModelSegmenter
+
+    if args.baseline:
+        if args.baseline == "whole-image":
+            seg = WholeImage()
+        else:
+            inst = Path(args.coco) if args.coco else Path(args.data_root) / args.dataset / "instances.json"
+            seg = LargestObject.from_instances(inst)
+        return seg, args.image_size or 480, IMAGENET_MEAN, IMAGENET_STD, {"baseline": args.baseline,
+                                                                    "device": "cpu"}
+    from ..predictor import Predictor
+
+    pred = Predictor.load(args.model, device=args.device)
+    inp = pred.config.input
+    if args.image_size is not None and args.image_size != inp.image_size:
+        raise UserError("--image-size is for baselines; a model uses its own input size "
+                        f"({inp.image_size})")
+    seg = ModelSegmenter(pred, threshold=args.threshold, use_presence=generalised)
+    return seg, inp.image_size, inp.mean, inp.std, {"model": args.model, "source": pred.source,
+                                                    "device": pred.device.type}
+
+
+def run(args) -> int:
+    import time
+
+    from ..checkpoint import CheckpointError
+    from ..cli import UserError
+    from ..data.refer import DatasetError
+    from ..evaluation.evaluate import EvalError, count_expressions, evaluate
+    from ..evaluation.metrics import markdown_table
+    from ..fileio import WriteError, atomic_write_json
+    from ..predictor import PredictorError
+
+    if args.batch_size < 1:
+        raise UserError("--batch-size must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise UserError("--threshold must be between 0 and 1")
+    try:
+        samples, generalised, where = _samples(args)
+        seg, size, mean, std, who = _segmenter(args, generalised)
+        workers = args.workers if args.workers is not None else (4 if who["device"] == "cuda" else 0)
+        t0 = time.perf_counter()
+        metrics = evaluate(samples, seg, generalised=generalised, resolution=args.resolution,
+                           image_size=size, mean=mean, std=std, batch_size=args.batch_size,
+                           limit=args.limit, workers=workers, progress=not args.quiet)
+        seconds = time.perf_counter() - t0
+    except (DatasetError, EvalError, PredictorError, CheckpointError) as e:
+        raise UserError(str(e)) from e
+    name = who.get("model") or who["baseline"]
+    split = where.get("split") or "all"
+    title = f"{name} on {where.get('dataset') or where.get('coco')} {split} " \
+            f"({args.resolution} resolution{', ' + str(size) + 'x' + str(size) if args.resolution == 'input' else ''})"
+    print(markdown_table(metrics, title=title), end="")
+    if args.json:
+        record = {**who, **where, "resolution": args.resolution, "image_size": size,
+                  "threshold": args.threshold, "generalised": generalised,
+                  "expressions": count_expressions(samples, args.limit), "seconds": round(seconds, 2),
+                  "metrics": metrics}
+        try:
+            atomic_write_json(args.json, record, indent=2)
+        except WriteError as e:
+            raise UserError(str(e)) from e
+    return 0

@@ -123,8 +123,8 @@ def _shade(rgb: np.ndarray) -> np.ndarray:
 def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Muted gradient plus, at random, noise, a faint texture and random lines."""
     base = rng.uniform(70, 185)
-    c0 = base + rng.uniform(-25, 25, 3)
-    c1 = np.clip(c0 + rng.uniform(-60, 60) + rng.uniform(-15, 15, 3), 40, 215)
+    c0 = base + rng.uniform(-12, 12, 3)  # a faint tint: a background never looks "purple"
+    c1 = np.clip(c0 + rng.uniform(-60, 60) + rng.uniform(-8, 8, 3), 40, 215)
     ang = rng.uniform(0, 2 * math.pi)
     t = (np.arange(w, dtype=np.float32)[None, :] / w * math.cos(ang)
          + np.arange(h, dtype=np.float32)[:, None] / h * math.sin(ang))  # [h, w]

@@ -34,7 +34,8 @@ class PrototypeLayer(nn.Module):
         self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(), nn.Linear(4 * dim, dim))
         self.ffn_norm = nn.LayerNorm(dim)
 
-    def forward(self, q: torch.Tensor, query_pos: torch.Tensor, mem: torch.Tensor, mem_pos: torch.Tensor):
+    def forward(self, q: torch.Tensor, query_pos: torch.Tensor | None, mem: torch.Tensor | None,
+                mem_pos: torch.Tensor | None):
         if self.cross is not None:
             q = self.cross_norm(q + self.cross(q + query_pos, mem + mem_pos, mem, need_weights=False)[0])
         if self.self_attn is not None:
@@ -53,10 +54,14 @@ class LinguisticPrototypeGenerator(nn.Module):
             self.query_proj = nn.Linear(text_dim, d)  # f(L), Eq. (4)
         else:
             self.query_embed = nn.Embedding(num_q, d)  # q_k, Eq. (3)
-        self.query_pos = nn.Embedding(num_q, d)
-        self.input_proj = nn.Linear(pixel_dim, d)
-        self.level_embed = nn.Embedding(3, d)
-        self.pos = PositionEmbeddingSine(d // 2, normalize=True)
+        # Positions and the visual memory only exist where something attends (V2LA, or
+        # self-attention among several queries); Table 4's "V2LA off" has neither.
+        self.v2la = cfg.v2la
+        self.query_pos = nn.Embedding(num_q, d) if (cfg.v2la or num_q > 1) else None
+        if cfg.v2la:
+            self.input_proj = nn.Linear(pixel_dim, d)
+            self.level_embed = nn.Embedding(3, d)
+            self.pos = PositionEmbeddingSine(d // 2, normalize=True)
         self.layers = nn.ModuleList(
             PrototypeLayer(d, cfg.decoder_heads, cfg.v2la, self_attn=num_q > 1) for _ in range(cfg.decoder_layers)
         )
@@ -77,11 +82,12 @@ class LinguisticPrototypeGenerator(nn.Module):
             q = self.query_proj(masked_mean(l, l_mask)).unsqueeze(1)  # [B, 1, d]
         else:
             q = self.query_embed.weight.unsqueeze(0).expand(b, -1, -1)  # [B, Q, d]
-        query_pos = self.query_pos.weight.unsqueeze(0).expand(b, -1, -1)
-        mems, poss = [], []
-        for i, x in enumerate(multi_scale):  # 1/32, 1/16, 1/8
-            poss.append(self.pos(x).flatten(2).transpose(1, 2))  # [B, hw, d]
-            mems.append(self.input_proj(x.flatten(2).transpose(1, 2)) + self.level_embed.weight[i])
+        query_pos = None if self.query_pos is None else self.query_pos.weight.unsqueeze(0).expand(b, -1, -1)
+        mems, poss = [None] * len(multi_scale), [None] * len(multi_scale)
+        if self.v2la:
+            for i, x in enumerate(multi_scale):  # 1/32, 1/16, 1/8
+                poss[i] = self.pos(x).flatten(2).transpose(1, 2)  # [B, hw, d]
+                mems[i] = self.input_proj(x.flatten(2).transpose(1, 2)) + self.level_embed.weight[i]
         masks = [self._masks(q, mask_features)]
         for i, layer in enumerate(self.layers):
             lvl = i % len(multi_scale)

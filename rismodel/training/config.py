@@ -58,7 +58,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainParams:
-    batch_size: int = 8  # per process
+    batch_size: int = 8  # global: split evenly over the torchrun processes
     max_steps: int | None = None  # exactly one of max_steps / epochs
     epochs: int | None = None
     lr: float = 5e-5  # LGFormer 4.1; LQMFormer uses 1e-5

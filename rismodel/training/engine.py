@@ -141,8 +141,12 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=True)  # ablation rows leave some heads without gradients
     optimizer = build_optimizer(model, p)
+    if p.batch_size % ctx.world_size:
+        raise TrainingError(f"train.batch_size {p.batch_size} (the global batch) does not divide over "
+                            f"{ctx.world_size} processes")
+    local_bs = p.batch_size // ctx.world_size
     sampler = ResumableSampler(dataset, ctx.world_size, ctx.rank, p.seed)
-    steps_per_epoch = math.ceil(sampler.num_samples / p.batch_size)
+    steps_per_epoch = math.ceil(sampler.num_samples / local_bs)
     total = p.max_steps if p.max_steps is not None else p.epochs * steps_per_epoch
     scheduler = build_scheduler(optimizer, total, p)
     step = epoch = batch_in_epoch = samples_seen = 0
@@ -178,11 +182,11 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
     log = _MetricsLog(out / "metrics.jsonl", step if latest is not None else None) if ctx.is_main else None
 
     def loader_at(epoch: int, start_batch: int) -> DataLoader:
-        sampler.set_position(epoch, start_batch * p.batch_size)
+        sampler.set_position(epoch, start_batch * local_bs)
         # Own generator: creating an iterator must not draw from the global torch RNG (it would
         # shift dropout after a resume); worker seeds depend on (seed, epoch) only.
         gen = torch.Generator().manual_seed(p.seed * 1_000_003 + epoch)
-        return DataLoader(SeededItems(dataset, p.seed), batch_size=p.batch_size, sampler=sampler,
+        return DataLoader(SeededItems(dataset, p.seed), batch_size=local_bs, sampler=sampler,
                           num_workers=p.num_workers, collate_fn=collate_fn,
                           pin_memory=device.type == "cuda", generator=gen)
 
@@ -190,7 +194,7 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     batches = iter(loader_at(epoch, batch_in_epoch))
     base_meta = {**(meta or {}), "world_size": ctx.world_size, "hardware": hardware(),
-                 "torch": torch.__version__, "batch_size": p.batch_size * ctx.world_size,
+                 "torch": torch.__version__, "batch_size": p.batch_size,
                  "total_steps": total}
     end = min(total, stop_at) if stop_at is not None else total
     bar = None

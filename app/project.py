@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -90,7 +90,7 @@ class Project:
 
     # ----- opening --------------------------------------------------------------------------
     @classmethod
-    def open(cls, paths: list[str | os.PathLike], autosave: bool = True) -> "Project":
+    def open(cls, paths: list[str | os.PathLike], autosave: bool = True) -> Project:
         """A folder (its images) or image files (their common folder); restores a saved project."""
         paths = [Path(p).resolve() for p in paths]
         if not paths:

@@ -20,17 +20,17 @@ if TYPE_CHECKING:
 class Command:
     """Subclasses are dataclasses with ``image`` (the image key it changes) and ``text`` fields."""
 
-    def redo(self, project: "Project") -> None:
+    def redo(self, project: Project) -> None:
         raise NotImplementedError
 
-    def undo(self, project: "Project") -> None:
+    def undo(self, project: Project) -> None:
         raise NotImplementedError
 
 
 @dataclass
 class AddAnnotations(Command):
     image: str
-    annotations: list["Annotation"]
+    annotations: list[Annotation]
     text: str = "keep mask"
 
     def redo(self, project):
@@ -43,7 +43,7 @@ class AddAnnotations(Command):
 @dataclass
 class RemoveAnnotation(Command):
     image: str
-    annotation: "Annotation"
+    annotation: Annotation
     index: int = -1
     text: str = "delete"
 
@@ -86,7 +86,7 @@ class EditMask(Command):
 
     @classmethod
     def between(cls, image: str, ann_id: int, before: np.ndarray, after: np.ndarray,
-                text: str = "brush") -> "EditMask | None":
+                text: str = "brush") -> EditMask | None:
         """The command turning ``before`` into ``after``, or None when no pixel changed."""
         diff = before != after
         rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
@@ -132,13 +132,13 @@ class UndoStack:
         self._undone: list[Command] = []
         self.limit = limit
 
-    def push(self, cmd: Command, project: "Project") -> None:
+    def push(self, cmd: Command, project: Project) -> None:
         cmd.redo(project)
         self._done.append(cmd)
         del self._done[:-self.limit]
         self._undone.clear()
 
-    def undo(self, project: "Project") -> Command | None:
+    def undo(self, project: Project) -> Command | None:
         if not self._done:
             return None
         cmd = self._done.pop()
@@ -146,7 +146,7 @@ class UndoStack:
         self._undone.append(cmd)
         return cmd
 
-    def redo(self, project: "Project") -> Command | None:
+    def redo(self, project: Project) -> Command | None:
         if not self._undone:
             return None
         cmd = self._undone.pop()

@@ -1,0 +1,391 @@
+"""The main window: builds the parts and wires their signals together; no logic of its own
+beyond routing (project edits live in project.py, inference in worker.py, drawing in canvas.py,
+exports and long jobs in tasks.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QProgressBar, QSplitter
+
+from . import dialogs, menus, tasks
+from .brush import apply_stroke, overlay_step, render_overlay
+from .canvas import Canvas
+from .imageloader import ImageLoader
+from .live import LiveSegmenter
+from .panels import AnnotationPanel, FilePanel
+from .project import Project, ProjectError
+from .prompt_panel import PromptPanel
+from .worker import WorkerThread
+
+DEFAULT_MODELS = {"lgformer": "lgformer-compact", "lqmformer": "lqmformer-compact"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, worker_thread: WorkerThread | None = None, allow_random: bool | None = None):
+        super().__init__()
+        self.setWindowTitle("RIS Studio")
+        self.resize(1280, 820)
+        self.settings = dialogs.settings()
+        self.allow_random = (os.environ.get("RIS_STUDIO_ALLOW_RANDOM") == "1") if allow_random is None \
+            else allow_random
+        self._own_worker = worker_thread is None
+        self.worker_thread = worker_thread or WorkerThread()
+        self.worker = self.worker_thread.worker
+        self.project: Project | None = None
+        self.key: str | None = None
+        self.image: np.ndarray | None = None
+        self.selected = -1
+        self.model_info: dict | None = None
+        self.device = str(self.settings.value("device", "auto"))
+        self.model_spec = str(self.settings.value("model", DEFAULT_MODELS["lgformer"]))
+
+        self.canvas = Canvas()
+        self.files = FilePanel()
+        self.prompt = PromptPanel()
+        self.annotations = AnnotationPanel()
+        self.setCentralWidget(self.canvas)
+        self._dock("Images", self.files, Qt.LeftDockWidgetArea)
+        side = QSplitter(Qt.Vertical)
+        side.addWidget(self.prompt)
+        side.addWidget(self.annotations)
+        self._dock("Expression and annotations", side, Qt.RightDockWidgetArea)
+        self.status_model, self.status_latency = QLabel("no model"), QLabel("")
+        self.busy = QProgressBar(maximum=0, maximumWidth=90, textVisible=False)
+        self.busy.hide()
+        for w in (self.status_model, self.status_latency, self.busy):
+            self.statusBar().addPermanentWidget(w)
+        self.actions = menus.build(self)
+        self.tasks = tasks.Tasks(self)
+
+        self.loader = ImageLoader(self)
+        self.live = LiveSegmenter(self.worker, self)
+        self._wire()
+        self._restore_settings()
+        self.load_model(self.model_spec)
+
+    def _dock(self, title, widget, area):
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+
+    def _wire(self):
+        self.files.imageChosen.connect(self.show_image)
+        self.canvas.filesDropped.connect(self.open_paths)
+        self.canvas.strokeFinished.connect(self.apply_stroke)
+        self.loader.loaded.connect(self._image_loaded)
+        self.loader.failed.connect(self._image_failed)
+        self.prompt.expressionChanged.connect(self.live.set_text)
+        self.prompt.keepRequested.connect(self.keep_mask)
+        self.prompt.thresholdChanged.connect(self.live.set_threshold)
+        self.prompt.overlayChanged.connect(lambda *_: self._render_live())
+        self.prompt.toolChanged.connect(self.canvas.set_tool)
+        self.prompt.radiusChanged.connect(self.canvas.set_radius)
+        self.live.changed.connect(self._render_live)
+        self.live.busyChanged.connect(self.busy.setVisible)
+        self.live.latencyMeasured.connect(lambda ms, dev: self.status_latency.setText(f"{ms:.0f} ms on {dev.upper()}"))
+        self.live.failed.connect(lambda msg: dialogs.show_error(self, "Inference failed", msg))
+        self.annotations.selected.connect(self._select)
+        self.annotations.renameRequested.connect(self.rename)
+        self.annotations.recolourRequested.connect(self.recolour)
+        self.annotations.deleteRequested.connect(lambda i: self._edit(self.project.remove, self.key, i))
+        self.annotations.visibilityToggled.connect(
+            lambda i, v: self._edit(self.project.set_field, self.key, i, "visible", v))
+        self.worker.modelLoaded.connect(self._model_loaded)
+        self.worker.modelFailed.connect(self._model_failed)
+
+    # ----- opening and navigation -----------------------------------------------------------
+    def choose_images(self):
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_folder(),
+                                                "Images (*.jpg *.jpeg *.png *.bmp *.tif *.tiff *.webp)")
+        if paths:
+            self.open_paths(paths)
+
+    def choose_folder(self):
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self._last_folder())
+        if folder:
+            self.open_paths([folder])
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("last_folder", str(Path.home())))
+
+    def open_paths(self, paths) -> bool:
+        try:
+            project = Project.open(paths)
+        except ProjectError as e:
+            dialogs.show_error(self, "Cannot open", str(e))
+            return False
+        if not project.images:
+            dialogs.show_error(self, "Cannot open", f"No images found in {', '.join(map(str, paths))}.")
+            return False
+        self.project = project
+        project.listeners.append(self._project_changed)
+        project.error_listeners.append(self._autosave_failed)
+        self._autosave_error_shown = False
+        self.settings.setValue("last_folder", str(project.folder))
+        self.files.set_images([(e.key, project.count(e.key)) for e in project.images])
+        self.setWindowTitle(f"RIS Studio \u2014 {project.folder}")
+        self.files.setCurrentRow(0)
+        return True
+
+    def show_image(self, key: str):
+        if self.project is None or self.project.entry(key) is None:
+            return
+        self.key, self.image, self.selected = key, None, -1
+        self.files.select(key)
+        self.live.set_image(None, None)
+        self.statusBar().showMessage(f"Loading {key}\u2026")
+        self.loader.load(key, str(self.project.entry(key).path))
+
+    def _image_loaded(self, key, rgb, qimage, step):
+        if key != self.key:
+            return
+        self.image = rgb
+        self.project.entry(key).size = (rgb.shape[1], rgb.shape[0])
+        self.canvas.set_image(qimage, step, (rgb.shape[1], rgb.shape[0]))
+        self.statusBar().showMessage(f"{key}: {rgb.shape[1]}x{rgb.shape[0]}", 4000)
+        self._refresh_annotations()
+        self.live.set_image(key, rgb)
+
+    def _image_failed(self, key, message):
+        self.canvas.set_image(None)
+        self.statusBar().clearMessage()
+        dialogs.show_error(self, "Cannot open image", message)
+
+    def next_image(self):
+        self.files.step(1)
+
+    def previous_image(self):
+        self.files.step(-1)
+
+    def fit(self):
+        self.canvas.fit()
+
+    def zoom_in(self):
+        self.canvas.zoom_by(1.25)
+
+    def zoom_out(self):
+        self.canvas.zoom_by(0.8)
+
+    def focus_expression(self):
+        self.prompt.expression.setFocus()
+        self.prompt.expression.selectAll()
+
+    # ----- live mask ------------------------------------------------------------------------
+    def _render_live(self):
+        text, level = self.live.verdict()
+        self.prompt.set_verdict(text, level)
+        mask = self.live.mask()
+        if mask is None or self.image is None:
+            self.canvas.set_live_overlay(None)
+            return
+        step = overlay_step(*mask.shape)
+        self.canvas.set_live_overlay(render_overlay([(mask, self.prompt.colour, self.prompt.opacity_value())],
+                                                   step), step)
+
+    def keep_mask(self):
+        mask = self.live.mask()
+        if self.project is None or self.key is None or mask is None or not mask.any():
+            self.statusBar().showMessage("Nothing to keep: type an expression and wait for a mask.", 5000)
+            return
+        text = self.live.text
+        label = dialogs.ask_label(self, self.project.labels(), text.split()[-1])  # "the red circle" -> "circle"
+        if label:
+            ann = self._edit(self.project.add, self.key, label, text, mask)
+            if ann is not None:
+                self.annotations.select(ann.id)
+
+    # ----- annotations ----------------------------------------------------------------------
+    def _edit(self, fn, *args):
+        """Run a project edit; a bad edit becomes a message, never an exception."""
+        try:
+            return fn(*args)
+        except (ProjectError, KeyError, ValueError) as e:
+            dialogs.show_error(self, "Cannot change the annotation", str(e))
+            return None
+
+    def _select(self, ann_id: int):
+        self.selected = ann_id
+        self._render_annotations()
+
+    def _project_changed(self, event: str, key: str):
+        self.files.set_count(key, self.project.count(key))
+        if key != self.key and event in ("undo", "redo"):
+            self.show_image(key)  # show what the undo changed
+        elif key == self.key:
+            self._refresh_annotations()
+
+    def _autosave_failed(self, message: str):
+        if not self._autosave_error_shown:  # once per project, not on every edit
+            self._autosave_error_shown = True
+            dialogs.show_error(self, "Autosave failed", message)
+
+    def _refresh_annotations(self):
+        anns = self.project.annotations(self.key) if self.project and self.key else []
+        if self.selected not in {a.id for a in anns}:
+            self.selected = -1
+        self.annotations.set_annotations(anns, self.selected)
+        self._render_annotations()
+
+    def _render_annotations(self):
+        if self.image is None:
+            return
+        anns = [a for a in self.project.annotations(self.key) if a.visible]
+        sel = next((a.mask for a in anns if a.id == self.selected), None)
+        if not anns:
+            self.canvas.set_annotation_overlay(None)
+            return
+        step = overlay_step(*self.image.shape[:2])
+        layers = [(a.mask, a.color, 0.45) for a in anns]
+        self.canvas.set_annotation_overlay(render_overlay(layers, step, outline=sel), step)
+
+    def rename(self, ann_id: int):
+        ann = self.project.get(self.key, ann_id)
+        label = dialogs.ask_label(self, self.project.labels(), ann.label)
+        if label:
+            self._edit(self.project.set_field, self.key, ann_id, "label", label)
+
+    def recolour(self, ann_id: int):
+        from PySide6.QtGui import QColor
+        from PySide6.QtWidgets import QColorDialog
+
+        c = QColorDialog.getColor(QColor(*self.project.get(self.key, ann_id).color), self, "Annotation colour")
+        if c.isValid():
+            self._edit(self.project.set_field, self.key, ann_id, "color", (c.red(), c.green(), c.blue()))
+
+    def delete_selected(self):
+        if self.project and self.key and self.selected >= 0:
+            self._edit(self.project.remove, self.key, self.selected)
+
+    def apply_stroke(self, points, radius, erase):
+        if self.project is None or self.key is None or self.selected < 0:
+            self.statusBar().showMessage("Select an annotation (or keep the live mask) before painting.", 5000)
+            return
+        mask = self.project.get(self.key, self.selected).mask
+        self._edit(self.project.edit_mask, self.key, self.selected, apply_stroke(mask, points, radius, erase),
+                   "erase" if erase else "brush")
+
+    def undo(self):
+        if self.project:
+            self.project.undo()
+
+    def redo(self):
+        if self.project:
+            self.project.redo()
+
+    def tool_pan(self):
+        self.prompt.set_tool("pan")
+
+    def tool_brush(self):
+        self.prompt.set_tool("brush")
+
+    def tool_erase(self):
+        self.prompt.set_tool("erase")
+
+    def brush_bigger(self):
+        self.prompt.radius.setValue(int(self.prompt.radius.value() * 1.25) + 1)
+
+    def brush_smaller(self):
+        self.prompt.radius.setValue(max(1, int(self.prompt.radius.value() / 1.25)))
+
+    # ----- model ----------------------------------------------------------------------------
+    def load_model(self, spec: str):
+        self.model_spec = spec
+        self.status_model.setText(f"loading {Path(spec).name}\u2026")
+        self.busy.show()
+        self.worker.load_model(spec, self.device, self.allow_random)
+
+    def _model_loaded(self, info: dict):
+        self.model_info, self.loaded_spec = info, self.model_spec
+        self.busy.setVisible(self.live.busy)
+        self.settings.setValue("model", self.model_spec)
+        random = " (random weights)" if info.get("source") == "random" else ""
+        self.status_model.setText(f"{info['name']}{random} \u00b7 {info['device'].upper()}")
+        self.live.refresh()
+
+    def _model_failed(self, message: str):
+        self.busy.setVisible(self.live.busy)
+        if self.model_info is None:
+            self.status_model.setText("no model")
+        else:  # the worker kept the previous model
+            self.model_spec = self.loaded_spec
+            self.status_model.setText(f"{self.model_info['name']} \u00b7 {self.model_info['device'].upper()}")
+            message += f"\n\nStill using {self.model_info['name']}."
+        dialogs.show_error(self, "Model", message)
+
+    def use_lgformer(self):
+        self.load_model(DEFAULT_MODELS["lgformer"])
+
+    def use_lqmformer(self):
+        self.load_model(DEFAULT_MODELS["lqmformer"])
+
+    def choose_checkpoint(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", self._last_folder(),
+                                              "Checkpoints (*.safetensors)")
+        if path:
+            self.load_model(path)
+
+    def set_device(self, device: str):
+        self.device = device
+        self.settings.setValue("device", device)
+        self.actions[f"device_{device}"].setChecked(True)
+        self.load_model(self.model_spec)
+
+    def show_model_info(self):
+        if self.model_info is None:
+            dialogs.show_error(self, "Model", "No model is loaded yet.")
+            return
+        dialogs.show_text(self, "Model information", dialogs.model_info_html(self.model_info))
+
+    def show_shortcuts(self):
+        dialogs.show_text(self, "Keyboard shortcuts", dialogs.shortcuts_html(menus.shortcut_rows()))
+
+    # ----- the rest lives in tasks.py -------------------------------------------------------
+    def export_coco(self):
+        self.tasks.export_coco()
+
+    def export_masks(self):
+        self.tasks.export_masks()
+
+    def save_cutout(self):
+        self.tasks.save_cutout()
+
+    def copy_mask(self):
+        self.tasks.copy(cutout=False)
+
+    def copy_cutout(self):
+        self.tasks.copy(cutout=True)
+
+    def run_batch(self):
+        self.tasks.run_batch()
+
+    def fine_tune(self):
+        self.tasks.fine_tune()
+
+    # ----- settings -------------------------------------------------------------------------
+    def _restore_settings(self):
+        s = self.settings
+        colour = s.value("overlay_colour", "30,144,255")
+        rgb = tuple(int(c) for c in str(colour).split(","))[:3]
+        self.prompt.set_overlay(rgb, float(s.value("overlay_opacity", 0.5)))
+        self.prompt.threshold.setValue(int(s.value("threshold", 50)))
+        self.actions["export_polygons"].setChecked(s.value("export_polygons", "false") == "true")
+        self.actions.get(f"device_{self.device}", self.actions["device_auto"]).setChecked(True)
+
+    def save_settings(self):
+        s = self.settings
+        s.setValue("overlay_colour", ",".join(map(str, self.prompt.colour)))
+        s.setValue("overlay_opacity", self.prompt.opacity_value())
+        s.setValue("threshold", self.prompt.threshold.value())
+        s.setValue("export_polygons", "true" if self.actions["export_polygons"].isChecked() else "false")
+        s.sync()
+
+    def closeEvent(self, event):
+        self.save_settings()
+        if self._own_worker:
+            self.worker_thread.stop()
+        super().closeEvent(event)

@@ -1,0 +1,124 @@
+"""The prompt panel: expression box (debounced), threshold, overlay look, tools, model verdict."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QColorDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+DEBOUNCE_MS = 250
+
+
+class PromptPanel(QWidget):
+    expressionChanged = Signal(str)  # after the user paused typing for DEBOUNCE_MS
+    keepRequested = Signal()  # Enter in the expression box
+    thresholdChanged = Signal(float)
+    overlayChanged = Signal(tuple, float)  # rgb, opacity
+    toolChanged = Signal(str)
+    radiusChanged = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.colour = (30, 144, 255)
+        self.expression = QLineEdit()
+        self.expression.setPlaceholderText("Describe the region, e.g. \u201cthe large red circle on the left\u201d")
+        self.expression.setClearButtonEnabled(True)
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(lambda: self.expressionChanged.emit(self.expression.text()))
+        self.expression.textEdited.connect(lambda _t: self._debounce.start())
+        self.expression.returnPressed.connect(self._keep)
+        self.verdict = QLabel("Type an expression to see its mask.")
+        self.verdict.setWordWrap(True)
+
+        self.threshold = QSlider(Qt.Horizontal, minimum=1, maximum=99, value=50)
+        self.threshold.valueChanged.connect(lambda v: self.thresholdChanged.emit(v / 100))
+        self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
+        self.opacity.valueChanged.connect(lambda _v: self._overlay())
+        self.colour_button = QPushButton()
+        self.colour_button.clicked.connect(self._pick_colour)
+        self.radius = QSpinBox(minimum=1, maximum=500, value=8, suffix=" px")
+        self.radius.valueChanged.connect(self.radiusChanged)
+
+        tools = QHBoxLayout()
+        self.tool_group = QButtonGroup(self)
+        for name, text in (("pan", "Pan (V)"), ("brush", "Brush (B)"), ("erase", "Eraser (E)")):
+            b = QToolButton(text=text, checkable=True)
+            b.setObjectName(f"tool_{name}")
+            b.clicked.connect(lambda _=False, n=name: self.set_tool(n))
+            self.tool_group.addButton(b)
+            tools.addWidget(b)
+        self.tool_group.buttons()[0].setChecked(True)
+
+        form = QFormLayout()
+        form.addRow("Threshold", self.threshold)
+        form.addRow("Overlay colour", self.colour_button)
+        form.addRow("Opacity", self.opacity)
+        form.addRow("Brush size", self.radius)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Referring expression (Enter keeps the mask):"))
+        layout.addWidget(self.expression)
+        layout.addWidget(self.verdict)
+        layout.addLayout(form)
+        layout.addLayout(tools)
+        self._paint_button()
+
+    # ----- state --------------------------------------------------------------------------
+    def text(self) -> str:
+        return self.expression.text()
+
+    def threshold_value(self) -> float:
+        return self.threshold.value() / 100
+
+    def opacity_value(self) -> float:
+        return self.opacity.value() / 100
+
+    def set_overlay(self, rgb, opacity: float) -> None:
+        self.colour = tuple(int(c) for c in rgb)
+        self.opacity.setValue(round(opacity * 100))
+        self._paint_button()
+        self._overlay()
+
+    def set_tool(self, name: str) -> None:
+        for b in self.tool_group.buttons():
+            b.setChecked(b.objectName() == f"tool_{name}")
+        self.toolChanged.emit(name)
+
+    def set_verdict(self, text: str, level: str = "ok") -> None:
+        colours = {"ok": "", "warn": "color: #b36b00;", "none": "color: #c0392b; font-weight: bold;"}
+        self.verdict.setStyleSheet(colours[level])
+        self.verdict.setText(text)
+
+    def flush(self) -> None:
+        """Emit the pending debounced expression now (tests, Enter before the pause ends)."""
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self.expressionChanged.emit(self.expression.text())
+
+    # ----- internals ----------------------------------------------------------------------
+    def _keep(self):
+        self.flush()
+        self.keepRequested.emit()
+
+    def _pick_colour(self):
+        c = QColorDialog.getColor(QColor(*self.colour), self, "Overlay colour")
+        if c.isValid():
+            self.set_overlay((c.red(), c.green(), c.blue()), self.opacity_value())
+
+    def _paint_button(self):
+        self.colour_button.setStyleSheet(f"background-color: rgb{self.colour}; min-height: 18px;")
+
+    def _overlay(self):
+        self.overlayChanged.emit(self.colour, self.opacity_value())

@@ -107,3 +107,14 @@ def test_gmmf_rejects_mismatched_mask():
     fusion = GMMF(16, 24, 32, num_heads=4)
     with pytest.raises(ValueError, match="language mask"):
         fusion(v, l, l_mask[:, :3])
+
+
+def test_all_padded_sentence_gives_finite_features():
+    v, l, l_mask = _inputs()
+    l_mask[0] = 0
+    fusion = GMMF(16, 24, 32, num_heads=4)
+    nn.init.normal_(fusion.gate[2].weight, std=0.1)
+    nn.init.normal_(fusion.gate[0].weight, std=0.1)
+    out, _ = fusion(v, l, l_mask)
+    assert torch.isfinite(out).all()
+    assert not torch.equal(out[0], v[0])

@@ -108,7 +108,8 @@ def run(args) -> int:
             samples = load_samples(cfg.data)
         except DataError as e:
             raise UserError(str(e)) from e
-        dataset, collate = build_ris_dataset(samples, model_cfg, model.text_encoder.tokenize)
+        dataset, collate = build_ris_dataset(samples, model_cfg, model.text_encoder.tokenize,
+                                            augment=cfg.data.augment)
         if ctx.is_main:
             print(f"training {model_cfg.architecture} on {describe(cfg.data)}: {len(samples)} samples, "
                   f"{ctx.world_size} process(es) on {ctx.device}, out {p.out}")

@@ -54,6 +54,7 @@ class DataConfig:
     split: str = "train"
     images_dir: str | None = None  # default: the loader's own (e.g. <data_root>/images/train2014)
     coco_file: str | None = None  # coco: a COCO-with-expressions JSON exported by the app
+    augment: bool = False  # horizontal flip with left/right swapped in the text (papers: none)
 
 
 @dataclass(frozen=True)

@@ -116,10 +116,11 @@ class ResumableSampler(DistributedSampler):
         return max(0, self.num_samples - self.start)
 
 
-def build_ris_dataset(samples: list, model_cfg, tokenize):
+def build_ris_dataset(samples: list, model_cfg, tokenize, augment: bool = False):
     """The data team's RISDataset for ``samples`` at the model's input size, and its collate."""
     from ..data import dataset as ds
 
     inp = model_cfg.input
-    dataset = ds.RISDataset(samples, inp.image_size, inp.mean, inp.std, tokenize, train=True)
-    return dataset, getattr(ds, "collate", None)
+    dataset = ds.RISDataset(samples, tokenize, image_size=inp.image_size, mean=inp.mean, std=inp.std,
+                            train=True, augment=augment)
+    return dataset, ds.collate

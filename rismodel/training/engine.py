@@ -41,7 +41,8 @@ from .state import (
     save_training_checkpoint,
 )
 
-BATCH_KEYS = ("images", "input_ids", "attention_mask", "masks", "has_target")
+# What rismodel.data.dataset.collate yields (and what the model consumes).
+BATCH_KEYS = ("image", "input_ids", "attention_mask", "mask", "has_target")
 
 
 class TrainingError(RuntimeError):
@@ -232,8 +233,8 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
                 batch = next(batches)
             batch = _to_device(batch, device)
             with _autocast(device, p.amp):
-                outputs = net(batch["images"], batch["input_ids"], batch["attention_mask"])
-                losses = model.loss(outputs, batch["masks"], batch["has_target"])
+                outputs = net(batch["image"], batch["input_ids"], batch["attention_mask"])
+                losses = model.loss(outputs, batch["mask"], batch["has_target"])
             loss = losses["loss"]
             bad = not bool(torch.isfinite(loss.detach()))
             if D.any_true(ctx, bad):
@@ -250,10 +251,11 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
                                            f"stopped without saving. Last good checkpoint: "
                                            f"{_describe_latest(out)}.")
             optimizer.step()
+            lrs = {f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups}  # used by this step
             scheduler.step()
             step += 1
             batch_in_epoch += 1
-            seen = int(batch["images"].shape[0]) * ctx.world_size
+            seen = int(batch["image"].shape[0]) * ctx.world_size
             samples_seen += seen
             window_samples += seen
             for k, v in losses.items():
@@ -268,14 +270,14 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
                 rate = window_samples / max(now - t_window, 1e-9)
                 per_step = (now - t_start) / max(step - start_step, 1)
                 record = {"step": step, "epoch": epoch, **{k: round(v, 6) for k, v in avg.items()},
-                          **{f"lr_{g['name']}": g["lr"] for g in optimizer.param_groups},
+                          **lrs,
                           "samples_per_s": round(rate, 2), "eta_s": round(per_step * (total - step), 1),
                           "samples_seen": samples_seen}
                 if log is not None:
                     log.write(record)
                     msg = (f"step {step}/{total} loss {last_loss:.4f} "
                            + " ".join(f"{k} {v:.4f}" for k, v in avg.items() if k != "loss")
-                           + f" lr {optimizer.param_groups[0]['lr']:.3g} {rate:.1f} samples/s "
+                           + f" lr {lrs.get('lr_heads', next(iter(lrs.values()))):.3g} {rate:.1f} samples/s "
                            f"ETA {_hms(record['eta_s'])}")
                     (bar.write if bar is not None else print)(msg)
                     if bar is not None:

@@ -74,8 +74,8 @@ class TinyData(torch.utils.data.Dataset):
         img, mask, ids = self.items[i]
         if random.random() < 0.5:
             img, mask = img.flip(-1), mask.flip(-1)
-        return {"images": img, "input_ids": ids, "attention_mask": torch.ones(3, dtype=torch.long),
-                "masks": mask, "has_target": torch.tensor(True)}
+        return {"image": img, "input_ids": ids, "attention_mask": torch.ones(3, dtype=torch.long),
+                "mask": mask, "has_target": torch.tensor(True)}
 
 
 def tiny_train_config(out, **train):

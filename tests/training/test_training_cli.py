@@ -53,7 +53,8 @@ def test_train_resume_and_finetune_from_coco(tmp_path, synth, capsys):
     _, cfg, meta = load_checkpoint(run / "model.safetensors")
     pred = Predictor.load(str(run / "model.safetensors"), device="cpu")  # what the app loads
     pred.set_image(load_image(synth / "images/synth_000000.png"))
-    assert pred.predict("the red circle").mask.shape == pred.image_size
+    w, h = pred.image_size
+    assert pred.predict("the red circle").mask.shape == (h, w)
     assert cfg.input.image_size == 64 and cfg.num_queries == 6
     assert meta["dataset"] == "synthref(unc):train" and meta["steps"] == 4 and meta["samples_seen"] == 8
     assert meta["final_loss"] > 0 and "hardware" in meta and "wall_time_s" in meta

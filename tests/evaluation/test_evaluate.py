@@ -108,3 +108,23 @@ def test_eval_command_errors(refer_root, capsys):
     assert cli.main(["eval", "--baseline", "whole-image", "--data-root", str(refer_root),
                      "--dataset", "refcoco", "--split", "nope"]) == 2
     assert "unknown split 'nope'" in capsys.readouterr().err
+
+
+def test_eval_command_on_a_coco_file_with_no_target_expressions(tmp_path, monkeypatch, capsys):
+    from eval_fixtures import GT1, up, write_images
+
+    from rismodel.data.coco_refs import ImageEntry, ObjectEntry, build_coco, save_coco
+
+    write_images(tmp_path)  # a.png, b.png next to the JSON: the default image folder
+    entries = [ImageEntry("a.png", 16, 16, [ObjectEntry("square", up(GT1), ["left square"])],
+                          no_target_expressions=["a cat", "a dog"])]
+    save_coco(tmp_path / "set.json", build_coco(entries))
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    out = tmp_path / "r.json"
+    assert cli.main(["eval", "--model", "fake", "--coco", str(tmp_path / "set.json"), "--quiet",
+                     "--json", str(out)]) == 0
+    m = json.loads(out.read_text())["metrics"]
+    # left square: I=U=16; a cat: emptied by the presence head (hit); a dog: 8 pixels (miss)
+    assert m["protocol"] == "generalised" and m["cIoU"] == pytest.approx(16 / 24)
+    assert m["gIoU"] == pytest.approx(2 / 3) and m["N-acc"] == 0.5 and m["T-acc"] == 1.0
+    assert "cIoU" in capsys.readouterr().out

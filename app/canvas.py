@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
+from .imageloader import DisplayImage
+
 
 def rgba_to_pixmap(rgba: np.ndarray) -> QPixmap:
     h, w = rgba.shape[:2]
@@ -51,6 +53,8 @@ class Canvas(QGraphicsView):
             self.scene().addItem(item)
         self._cursor.hide()
         self.image_size: tuple[int, int] | None = None
+        self._display: DisplayImage | None = None
+        self._showing_full = False
         self.tool = "pan"
         self.radius = 8.0
         self._points: list[tuple[float, float]] | None = None
@@ -58,19 +62,35 @@ class Canvas(QGraphicsView):
         self.set_tool("pan")
 
     # ----- content --------------------------------------------------------------------------
-    def set_image(self, qimage: QImage | None, step: int = 1, size: tuple[int, int] | None = None) -> None:
-        """``size`` is the full-resolution (width, height); ``step`` the display subsampling."""
+    def set_image(self, display: DisplayImage | None) -> None:
+        """Show an image; big ones show a smooth preview until zoomed in past its resolution
+        (painting a 24-megapixel pixmap scaled down would stall every repaint)."""
         self._anns.setPixmap(QPixmap())
         self._live.setPixmap(QPixmap())
-        if qimage is None:
-            self._image.setPixmap(QPixmap())
+        self._display = display
+        self._showing_full = False
+        self._image.setPixmap(QPixmap())
+        if display is None:
             self.image_size = None
             return
-        self._image.setPixmap(QPixmap.fromImage(qimage))
-        self._image.setScale(step)
-        self.image_size = size or (qimage.width() * step, qimage.height() * step)
+        self.image_size = display.size
         self.scene().setSceneRect(QRectF(0, 0, *self.image_size))
+        if display.preview is None:
+            self._show_full()
+        else:
+            self._image.setPixmap(QPixmap.fromImage(display.preview[0]))
+            self._image.setScale(display.preview[1])
         self.fit()
+
+    def _show_full(self) -> None:
+        self._image.setPixmap(QPixmap.fromImage(self._display.full))
+        self._image.setScale(self._display.step)
+        self._showing_full = True
+
+    def _update_level(self) -> None:
+        d = self._display
+        if d is not None and d.preview is not None and not self._showing_full and self.zoom() * d.preview[1] > 1.0:
+            self._show_full()  # each preview pixel now covers more than a screen pixel
 
     def _set_overlay(self, item: QGraphicsPixmapItem, rgba: np.ndarray | None, step: int) -> None:
         item.setPixmap(QPixmap() if rgba is None else rgba_to_pixmap(rgba))
@@ -86,6 +106,7 @@ class Canvas(QGraphicsView):
     def fit(self) -> None:
         if self.image_size:
             self.fitInView(self.scene().sceneRect(), Qt.KeepAspectRatio)
+            self._update_level()
             self.zoomChanged.emit(self.zoom())
 
     def zoom(self) -> float:
@@ -95,6 +116,7 @@ class Canvas(QGraphicsView):
         new = self.zoom() * factor
         if 0.01 <= new <= 64:
             self.scale(factor, factor)
+            self._update_level()
             self.zoomChanged.emit(self.zoom())
 
     def wheelEvent(self, event):

@@ -10,27 +10,54 @@ full-resolution image pixels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from rismodel.imageio import load_image
 
 MAX_DISPLAY_BYTES = 200 * 1024 * 1024  # below QImageReader's 256 MB default allocation limit
+PREVIEW_SIDE = 2048  # longest side of the preview shown while zoomed out
+
+
+def _rgb32(rgb: np.ndarray) -> QImage:
+    """``[H, W, 3]`` -> QImage in the raster pixmap's native format (no conversion in the GUI thread)."""
+    h, w = rgb.shape[:2]
+    bgra = np.empty((h, w, 4), np.uint8)
+    bgra[..., 0], bgra[..., 1], bgra[..., 2], bgra[..., 3] = rgb[..., 2], rgb[..., 1], rgb[..., 0], 255
+    return QImage(bgra.data, w, h, w * 4, QImage.Format_RGB32).copy()
 
 
 def to_qimage(rgb: np.ndarray) -> tuple[QImage, int]:
     """``[H, W, 3]`` uint8 -> (QImage owning its pixels, integer display step)."""
     h, w = rgb.shape[:2]
     step = max(1, math.ceil(math.sqrt(h * w * 4 / MAX_DISPLAY_BYTES)))
-    small = np.ascontiguousarray(rgb[::step, ::step]) if step > 1 else np.ascontiguousarray(rgb)
-    sh, sw = small.shape[:2]
-    return QImage(small.data, sw, sh, sw * 3, QImage.Format_RGB888).copy(), step
+    return _rgb32(rgb[::step, ::step]), step
+
+
+def to_preview(rgb: np.ndarray) -> tuple[QImage, float] | None:
+    """A smoothly downscaled copy for zoomed-out display, and its scale; None for small images."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= PREVIEW_SIDE:
+        return None
+    f = PREVIEW_SIDE / max(h, w)
+    small = np.asarray(Image.fromarray(rgb).resize((max(1, round(w * f)), max(1, round(h * f))), Image.BILINEAR))
+    return _rgb32(small), w / small.shape[1]
+
+
+@dataclass
+class DisplayImage:
+    full: QImage  # the image (subsampled by ``step`` only past Qt's allocation limit)
+    step: int
+    preview: tuple[QImage, float] | None  # (small copy, its scale) for big images
+    size: tuple[int, int]  # full-resolution (width, height)
 
 
 class _Signals(QObject):
-    loaded = Signal(int, str, object, object, int)  # generation, key, array, QImage, step
+    loaded = Signal(int, str, object, object)  # generation, key, array, DisplayImage
     failed = Signal(int, str, str)  # generation, key, message
 
 
@@ -43,7 +70,8 @@ class _Job(QRunnable):
         try:
             rgb = load_image(self.path)
             qimage, step = to_qimage(rgb)
-            self.signals.loaded.emit(self.generation, self.key, rgb, qimage, step)
+            display = DisplayImage(qimage, step, to_preview(rgb), (rgb.shape[1], rgb.shape[0]))
+            self.signals.loaded.emit(self.generation, self.key, rgb, display)
         except Exception as e:  # noqa: BLE001 - any unreadable file becomes a message
             self.signals.failed.emit(self.generation, self.key, str(e) or type(e).__name__)
 
@@ -51,7 +79,7 @@ class _Job(QRunnable):
 class ImageLoader(QObject):
     """``load(key, path)``; only the newest load is reported (older ones are dropped)."""
 
-    loaded = Signal(str, object, object, int)  # key, rgb array, QImage, display step
+    loaded = Signal(str, object, object)  # key, rgb array, DisplayImage
     failed = Signal(str, str)
 
     def __init__(self, parent=None):
@@ -67,9 +95,9 @@ class ImageLoader(QObject):
         self._generation += 1
         self.pool.start(_Job(self._signals, self._generation, key, path))
 
-    def _on_loaded(self, gen, key, rgb, qimage, step):
+    def _on_loaded(self, gen, key, rgb, display):
         if gen == self._generation:
-            self.loaded.emit(key, rgb, qimage, step)
+            self.loaded.emit(key, rgb, display)
 
     def _on_failed(self, gen, key, message):
         if gen == self._generation:

@@ -89,14 +89,15 @@ class LiveSegmenter(QObject):
         r = self.result
         return r is not None and r["no_object_head"] and r["score"] < 0.5
 
-    def mask(self) -> np.ndarray | None:
-        """The thresholded mask at full resolution, or None (nothing computed / no target)."""
+    def mask(self, step: int = 1) -> np.ndarray | None:
+        """The thresholded mask (full resolution, or every ``step``-th pixel for display), or None
+        when nothing is computed or the no-object head says there is no target."""
         if self.result is None or self.no_target():
             return None
-        return self.result["prob"] >= self.threshold
+        return self.result["prob"][::step, ::step] >= self.threshold
 
-    def verdict(self) -> tuple[str, str]:
-        """(text, level) with level ok | warn | none."""
+    def verdict(self, step: int = 1) -> tuple[str, str]:
+        """(text, level) with level ok | warn | none; ``step`` subsamples the pixel count."""
         r = self.result
         if r is None:
             return ("Working\u2026" if self.busy else "Type an expression to see its mask."), "ok"
@@ -104,11 +105,12 @@ class LiveSegmenter(QObject):
         note = " (expression truncated)" if r.get("truncated") else ""
         if self.no_target():
             return f"No target: the model's no-object head says nothing matches (p = {score:.2f}).{note}", "none"
-        m = self.mask()
+        m = self.mask(step)
         if not m.any():
             return f"No pixel above the threshold {self.threshold:.2f} (presence p = {score:.2f}).{note}", "none"
         if score < 0.5:
             return f"Probably no target (presence p = {score:.2f}); the mask is shown anyway.{note}", "warn"
         if score < UNSURE_SCORE:
             return f"Unsure (presence p = {score:.2f}); check the mask.{note}", "warn"
-        return f"Target found: {int(m.sum())} px (presence p = {score:.2f}).{note}", "ok"
+        approx = "\u2248 " if step > 1 else ""
+        return f"Target found: {approx}{int(m.sum()) * step * step} px (presence p = {score:.2f}).{note}", "ok"

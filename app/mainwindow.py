@@ -141,12 +141,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loading {key}\u2026")
         self.loader.load(key, str(self.project.entry(key).path))
 
-    def _image_loaded(self, key, rgb, qimage, step):
+    def _image_loaded(self, key, rgb, display):
         if key != self.key:
             return
         self.image = rgb
         self.project.entry(key).size = (rgb.shape[1], rgb.shape[0])
-        self.canvas.set_image(qimage, step, (rgb.shape[1], rgb.shape[0]))
+        self.canvas.set_image(display)
         self.statusBar().showMessage(f"{key}: {rgb.shape[1]}x{rgb.shape[0]}", 4000)
         self._refresh_annotations()
         self.live.set_image(key, rgb)
@@ -177,15 +177,15 @@ class MainWindow(QMainWindow):
 
     # ----- live mask ------------------------------------------------------------------------
     def _render_live(self):
-        text, level = self.live.verdict()
+        step = 1 if self.image is None else overlay_step(*self.image.shape[:2])
+        text, level = self.live.verdict(step)
         self.prompt.set_verdict(text, level)
-        mask = self.live.mask()
-        if mask is None or self.image is None:
+        shown = self.live.mask(step)  # thresholded at display resolution only: cheap on big photos
+        if self.image is None or shown is None:
             self.canvas.set_live_overlay(None)
             return
-        step = overlay_step(*mask.shape)
-        self.canvas.set_live_overlay(render_overlay([(mask, self.prompt.colour, self.prompt.opacity_value())],
-                                                   step), step)
+        self.canvas.set_live_overlay(render_overlay([(shown, self.prompt.colour, self.prompt.opacity_value())]),
+                                     step)
 
     def keep_mask(self):
         mask = self.live.mask()

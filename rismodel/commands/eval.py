@@ -16,7 +16,8 @@ def add_arguments(p):
     p.add_argument("--coco", metavar="FILE", help="evaluate on a COCO file with expressions instead")
     p.add_argument("--images", metavar="DIR", help="image folder (default: the dataset's usual place)")
     p.add_argument("--generalised", action="store_true",
-                   help="gRefCOCO metrics (automatic when the dataset has grefs(<split-by>).json)")
+                   help="read grefs(<split-by>).json and report gRefCOCO's metrics (automatic when "
+                        "the dataset has that file and no refs(<split-by>).p)")
     p.add_argument("--resolution", choices=["input", "original"], default="input",
                    help="input: compare at the model's input size, ground truth resized with "
                         "nearest (the papers' protocol, default); original: at the image's size")
@@ -47,8 +48,10 @@ def _samples(args):
         return samples, generalised, {"coco": args.coco, "split": args.split}
     if not (args.data_root and args.dataset and args.split):
         raise UserError("say what to evaluate on: --data-root, --dataset and --split (or --coco FILE)")
-    grefs = Path(args.data_root) / args.dataset / f"grefs({args.split_by}).json"
-    generalised = args.generalised or grefs.is_file()
+    folder = Path(args.data_root) / args.dataset
+    # Same choice as load_dataset(fmt="auto"): the refer pickle when present, else gRefCOCO's file.
+    generalised = args.generalised or (not (folder / f"refs({args.split_by}).p").is_file()
+                                       and (folder / f"grefs({args.split_by}).json").is_file())
     samples = load_dataset(args.data_root, args.dataset, args.split_by, args.split, args.images,
                            fmt="grefs" if generalised else "auto")
     return samples, generalised, {"data_root": args.data_root, "dataset": args.dataset,

@@ -128,3 +128,14 @@ def test_eval_command_on_a_coco_file_with_no_target_expressions(tmp_path, monkey
     assert m["protocol"] == "generalised" and m["cIoU"] == pytest.approx(16 / 24)
     assert m["gIoU"] == pytest.approx(2 / 3) and m["N-acc"] == 0.5 and m["T-acc"] == 1.0
     assert "cIoU" in capsys.readouterr().out
+
+
+def test_refer_pickle_wins_over_grefs_unless_generalised_is_asked(refer_root, capsys):
+    (refer_root / "refcoco" / "grefs(unc).json").write_text(json.dumps(
+        [{"ref_id": 1, "ann_id": [-1], "image_id": 1, "split": "test", "sentences": [{"raw": "x"}]}]))
+    base = ["eval", "--baseline", "whole-image", "--data-root", str(refer_root), "--dataset", "refcoco",
+            "--split", "test", "--image-size", "8", "--quiet"]
+    assert cli.main(base) == 0
+    assert "| oIoU | mIoU |" in capsys.readouterr().out
+    assert cli.main([*base, "--generalised"]) == 0
+    assert "1 expressions (0 with a target, 1 without)" in capsys.readouterr().out

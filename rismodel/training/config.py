@@ -76,6 +76,8 @@ class TrainParams:
     checkpoint_every: int = 500
     log_every: int = 10
     progress: bool = True  # tqdm bar on the main process
+    # DDP: needed only by models with parameters that some steps do not use (none of ours).
+    ddp_find_unused: bool = False
     out: str = "runs/train"
 
 

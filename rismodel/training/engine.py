@@ -140,7 +140,7 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
     if ctx.distributed:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=True)  # ablation rows leave some heads without gradients
+            find_unused_parameters=p.ddp_find_unused)
     optimizer = build_optimizer(model, p)
     if p.batch_size % ctx.world_size:
         raise TrainingError(f"train.batch_size {p.batch_size} (the global batch) does not divide over "

@@ -40,7 +40,8 @@ class BatchJob(QObject):
         self.worker, self.items = worker, []
         self.dialog = _progress(parent, f"Running {len(expressions)} expression(s) on {len(images)} image(s)\u2026",
                                 len(images))
-        self.dialog.canceled.connect(worker.cancel_batch)
+        # A lambda, not the bound slot: a slot of the worker object would be queued to its (busy) thread.
+        self.dialog.canceled.connect(lambda: worker.cancel_batch())
         worker.batchProgress.connect(self._progress)
         worker.batchItem.connect(self._item)
         worker.batchFinished.connect(self._done)

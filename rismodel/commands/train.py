@@ -116,8 +116,17 @@ def run(args) -> int:
         meta = {"dataset": describe(cfg.data), "num_samples": len(samples)}
         if args.init:
             meta["init"] = str(args.init)
+        validate = None
+        if p.val_every and ctx.is_main:
+            from ..training.validation import make_validator
+
+            try:
+                validate = make_validator(cfg, model_cfg, ctx.device)
+            except DataError as e:
+                raise UserError(f"validation split '{p.val_split}': {e}") from e
         try:
-            result = train(cfg, model, model_cfg, dataset, collate, ctx=ctx, resume=args.resume, meta=meta)
+            result = train(cfg, model, model_cfg, dataset, collate, ctx=ctx, resume=args.resume, meta=meta,
+                           validate=validate)
         except (TrainingError, StateError, CheckpointError) as e:
             raise UserError(str(e)) from e
         if ctx.is_main:

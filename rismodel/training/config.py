@@ -76,6 +76,9 @@ class TrainParams:
     checkpoint_every: int = 500
     log_every: int = 10
     progress: bool = True  # tqdm bar on the main process
+    val_every: int = 0  # steps between validations on the main process (0 = none)
+    val_split: str = "val"
+    val_limit: int | None = 500  # expressions per validation (None = the whole split)
     # DDP: needed only by models with parameters that some steps do not use (none of ours).
     ddp_find_unused: bool = False
     out: str = "runs/train"
@@ -273,6 +276,8 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainConfigError("train.lr must be > 0; backbone_lr_mult, weight_decay and warmup_steps >= 0")
     if t.grad_clip is not None and t.grad_clip <= 0:
         raise TrainConfigError(f"train.grad_clip must be > 0 or null, got {t.grad_clip}")
+    if t.val_every < 0 or (t.val_limit is not None and t.val_limit < 1):
+        raise TrainConfigError("train.val_every must be >= 0 and train.val_limit >= 1 or null")
     if t.num_workers < 0:
         raise TrainConfigError("train.num_workers must be >= 0")
 

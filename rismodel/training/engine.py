@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,11 +118,13 @@ class _MetricsLog:
 
 def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, dataset, collate_fn=None,
           *, ctx: D.DistContext | None = None, resume: bool = False, stop_at: int | None = None,
-          meta: dict | None = None) -> TrainResult:
+          meta: dict | None = None, validate: Callable[[torch.nn.Module], dict] | None = None
+          ) -> TrainResult:
     """Train ``model`` on ``dataset`` (items -> ``collate_fn`` -> dict of :data:`BATCH_KEYS`).
 
     ``stop_at``: checkpoint and return after this step, as if interrupted there (time-boxed jobs,
     tests). ``meta``: extra provenance stored in every checkpoint (dataset name, init checkpoint).
+    ``validate(model) -> metrics``: run on the main process every ``train.val_every`` steps.
     """
     p = cfg.train
     ctx = ctx or D.setup(p.device)
@@ -283,6 +286,16 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
                     if bar is not None:
                         bar.set_postfix(loss=f"{last_loss:.4f}")
                 window, window_n, window_samples, t_window = {}, 0, 0, now
+            if validate is not None and p.val_every and step % p.val_every == 0 and ctx.is_main:
+                model.eval()
+                # Isolated RNG: validating must not change the training run's random streams.
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    val = validate(model)
+                model.train()
+                log.write({"step": step, "kind": "val", **val})
+                (bar.write if bar is not None else print)(
+                    f"step {step} validation: " + " ".join(f"{k} {v:.4f}" for k, v in val.items()
+                                                          if v is not None))
             if step % p.checkpoint_every == 0 or step == end:
                 ckpt_path = checkpoint(last_loss) or ckpt_path
     finally:

@@ -49,7 +49,11 @@ def _coco_export(synth, path, split="train"):
 def test_train_resume_and_finetune_from_coco(tmp_path, synth, capsys):
     run = tmp_path / "run"
     assert _train(run, synth, "train.max_steps=4", "train.checkpoint_every=2",
-                  "train.log_every=1") == 0
+                  "train.log_every=1", "train.val_every=2", "train.val_limit=3") == 0
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in records if r.get("kind") == "val"]
+    assert [r["step"] for r in vals] == [2, 4]  # generalised metrics: synthref grefs
+    assert all(0.0 <= r["val_gIoU"] <= 1.0 for r in vals)
     _, cfg, meta = load_checkpoint(run / "model.safetensors")
     pred = Predictor.load(str(run / "model.safetensors"), device="cpu")  # what the app loads
     pred.set_image(load_image(synth / "images/synth_000000.png"))

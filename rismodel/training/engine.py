@@ -157,6 +157,9 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
     wall_before = 0.0
     last_loss = None
 
+    if not resume and (out / "latest.json").exists():
+        raise TrainingError(f"{out} already holds a training run; continue it with --resume or "
+                            "choose a new --out")
     latest = read_latest(out) if resume else None
     if resume and latest is None:
         raise TrainingError(f"--resume: no checkpoint in {out} (no {out / 'latest.json'})")

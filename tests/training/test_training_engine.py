@@ -55,9 +55,14 @@ def test_resume_continues_exactly(tmp_path):
     assert a == b  # same batches, same dropout, same logged losses
 
 
-def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+def test_resume_without_checkpoint_and_fresh_run_over_old_one_are_clear_errors(tmp_path):
     with pytest.raises(TrainingError, match="no checkpoint"):
         _run(tmp_path / "empty", resume=True)
+    _run(tmp_path / "done", stop_at=2)
+    before = (tmp_path / "done/latest.json").read_text()
+    with pytest.raises(TrainingError, match="already holds a training run"):
+        _run(tmp_path / "done")
+    assert (tmp_path / "done/latest.json").read_text() == before
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):

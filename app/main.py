@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("RIS Studio")
     app.setOrganizationName("RIS Studio")
+    from PySide6.QtGui import QIcon
+
+    from rismodel.resources import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "ris-studio.svg")))
     if args.model or args.device:
         from .dialogs import settings
 

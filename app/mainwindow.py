@@ -309,6 +309,14 @@ class MainWindow(QMainWindow):
 
     def _model_failed(self, message: str):
         self.busy.setVisible(self.live.busy)
+        if "no trained checkpoint ships" in message and not self.allow_random:
+            from PySide6.QtWidgets import QMessageBox
+
+            if QMessageBox.question(self, "Model", f"{message}\n\nTry the app with random weights "
+                                    "(the masks will be meaningless)?") == QMessageBox.Yes:
+                self.allow_random = True
+                self.load_model(self.model_spec)
+                return
         if self.model_info is None:
             self.status_model.setText("no model")
         else:  # the worker kept the previous model

@@ -1,0 +1,102 @@
+"""Navigation, zoom, drops, threshold without recompute, verdicts, settings, the console script."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from app.live import LiveSegmenter
+
+pytestmark = pytest.mark.gui
+
+
+def _loaded(qtbot, w, key):
+    qtbot.waitUntil(lambda: w.image is not None and w.key == key, timeout=30_000)
+
+
+def test_navigation_zoom_drop_threshold_and_settings(qtbot, make_window, demo_folder):
+    w = make_window()
+    drop = QMimeData()
+    drop.setUrls([QUrl.fromLocalFile(str(demo_folder))])
+    ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, drop, Qt.LeftButton, Qt.NoModifier)
+    w.canvas.dropEvent(ev)  # drag and drop a folder onto the canvas
+    assert w.project is not None and [e.key for e in w.project.images][0] == "coffee_exif_rotated.jpg"
+    _loaded(qtbot, w, "coffee_exif_rotated.jpg")
+    w.next_image()
+    _loaded(qtbot, w, "synth_scene_1.jpg")
+    w.previous_image()
+    _loaded(qtbot, w, "coffee_exif_rotated.jpg")
+
+    fitted = w.canvas.zoom()
+    w.zoom_in()
+    assert w.canvas.zoom() == pytest.approx(fitted * 1.25)
+    w.fit()
+    assert w.canvas.zoom() == pytest.approx(fitted)
+
+    computed = []
+    w.worker.result.connect(lambda *a: computed.append(a))
+    w.live.set_text("the cup")
+    qtbot.waitUntil(lambda: w.live.result is not None, timeout=30_000)
+    n = len(computed)
+    w.prompt.threshold.setValue(10)
+    low = int(w.live.mask().sum())
+    w.prompt.threshold.setValue(90)
+    high = int(w.live.mask().sum())
+    prob = w.live.result["prob"]
+    assert low == int((prob >= 0.10).sum()) and high == int((prob >= 0.90).sum())
+    qtbot.wait(100)
+    assert len(computed) == n  # re-thresholded, not recomputed
+
+    w.prompt.set_overlay((10, 200, 30), 0.7)
+    w.close()
+    w2 = make_window()
+    assert w2.prompt.colour == (10, 200, 30) and w2.prompt.opacity_value() == pytest.approx(0.7)
+    assert w2.prompt.threshold.value() == 90
+    assert w2._last_folder() == str(demo_folder.resolve())
+
+
+class _FakeWorker(QObject):
+    result = Signal(int, str, object)
+    error = Signal(int, str)
+
+    def request(self, *a):
+        pass
+
+
+@pytest.mark.parametrize("score,head,expect", [(0.2, True, "No target"), (0.2, False, "Probably no target"),
+                                               (0.55, True, "Unsure"), (0.9, True, "Target found")])
+def test_verdicts(qapp, score, head, expect):
+    live = LiveSegmenter(_FakeWorker())
+    live.set_image("k", np.zeros((4, 4, 3), np.uint8))
+    live.set_text("the thing")
+    prob = np.zeros((4, 4), np.float32)
+    prob[:2] = 0.9
+    live._on_result(live.seq, "k", {"prob": prob, "score": score, "latency_ms": 1.0, "device": "cpu",
+                                    "no_object_head": head, "text": "the thing"})
+    text, level = live.verdict()
+    assert text.startswith(expect)
+    assert (live.mask() is None) == (head and score < 0.5)
+    assert level == {"No target": "none", "Probably no target": "warn", "Unsure": "warn",
+                     "Target found": "ok"}[expect]
+
+
+def test_console_script_opens_the_given_folder(qapp, demo_folder, monkeypatch):
+    from app.main import main
+    from app.mainwindow import MainWindow
+
+    monkeypatch.setenv("RIS_STUDIO_ALLOW_RANDOM", "1")
+    seen = {}
+
+    def check():
+        [w] = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+        seen["keys"] = [e.key for e in w.project.images]
+        w.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(300, check)
+    assert main([str(demo_folder), "--device", "cpu"]) == 0
+    assert seen["keys"] == ["coffee_exif_rotated.jpg", "synth_scene_1.jpg", "synth_scene_3.jpg"]
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0

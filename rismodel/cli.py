@@ -23,12 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "LGFormer and LQMFormer models, data, training and evaluation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"rismodel.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"rismodel.commands.{name}":
-                raise
-            continue  # command not built yet
+        mod = importlib.import_module(f"rismodel.commands.{name}")
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -396,4 +396,8 @@ class MainWindow(QMainWindow):
         self.save_settings()
         if self._own_worker:
             self.worker_thread.stop()
+        else:  # a shared worker (tests) must stop talking to a closed window
+            for sig, slot in ((self.worker.modelLoaded, self._model_loaded), (self.worker.modelFailed, self._model_failed),
+                              (self.worker.result, self.live._on_result), (self.worker.error, self.live._on_error)):
+                sig.disconnect(slot)
         super().closeEvent(event)

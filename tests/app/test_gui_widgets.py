@@ -21,7 +21,7 @@ def test_navigation_zoom_drop_threshold_and_settings(qtbot, make_window, demo_fo
     drop.setUrls([QUrl.fromLocalFile(str(demo_folder))])
     ev = QDropEvent(QPointF(10, 10), Qt.CopyAction, drop, Qt.LeftButton, Qt.NoModifier)
     w.canvas.dropEvent(ev)  # drag and drop a folder onto the canvas
-    assert w.project is not None and [e.key for e in w.project.images][0] == "coffee_exif_rotated.jpg"
+    assert w.project is not None and next(e.key for e in w.project.images) == "coffee_exif_rotated.jpg"
     _loaded(qtbot, w, "coffee_exif_rotated.jpg")
     w.next_image()
     _loaded(qtbot, w, "synth_scene_1.jpg")

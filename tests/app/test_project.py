@@ -120,3 +120,14 @@ def test_project_file_is_plain_json_with_rle(image_folder):
     data = json.loads((image_folder / PROJECT_FILE).read_text())
     ann = data["images"][0]["annotations"][0]
     assert ann["rle"]["size"] == [40, 60] and isinstance(ann["rle"]["counts"], str)
+
+
+def test_brush_stroke_is_continuous_and_eraser_clears():
+    from app.brush import apply_stroke
+
+    m = np.zeros((20, 40), bool)
+    painted = apply_stroke(m, [(5.0, 10.0), (30.0, 10.0)], radius=2)
+    assert painted[10, 5:31].all() and painted[8:13, 17].all() and not painted[10, 34] and not painted[3, 17]
+    assert not m.any()  # the input is not modified
+    erased = apply_stroke(painted, [(17.0, 10.0)], radius=3, erase=True)
+    assert not erased[10, 17] and erased[10, 5] and erased.sum() < painted.sum()

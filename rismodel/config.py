@@ -148,7 +148,7 @@ def to_dict(cfg: Any) -> dict:
 
 def _build(cls: type, data: dict, where: str) -> Any:
     if not isinstance(data, dict):
-        raise ValueError(f"config section '{where}' must be a mapping, got {type(data).__name__}")
+        raise TypeError(f"config section '{where}' must be a mapping, got {type(data).__name__}")
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:

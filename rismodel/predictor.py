@@ -73,7 +73,7 @@ class Predictor:
 
     # ----- loading -------------------------------------------------------------------------
     @classmethod
-    def load(cls, spec: str, device: str = "auto", allow_random: bool = False) -> "Predictor":
+    def load(cls, spec: str, device: str = "auto", allow_random: bool = False) -> Predictor:
         """``spec``: a checkpoint path, or a named model whose shipped checkpoint is used.
 
         ``allow_random`` builds a named model with random weights when no checkpoint ships (tests,

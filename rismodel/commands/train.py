@@ -89,7 +89,7 @@ def run(args) -> int:
     from ..checkpoint import CheckpointError
     from ..cli import UserError
     from ..training import distributed as D
-    from ..training.data import DataError, build_ris_dataset, describe, load_samples
+    from ..training.data import DataError, build_ris_dataset, describe, load_samples, trained_on
     from ..training.engine import TrainingError, train
     from ..training.state import StateError
 
@@ -113,7 +113,8 @@ def run(args) -> int:
         if ctx.is_main:
             print(f"training {model_cfg.architecture} on {describe(cfg.data)}: {len(samples)} samples, "
                   f"{ctx.world_size} process(es) on {ctx.device}, out {p.out}")
-        meta = {"dataset": describe(cfg.data), "num_samples": len(samples)}
+        meta = {"dataset": describe(cfg.data), "num_samples": len(samples),
+                "trained_on": trained_on(cfg.data, len(samples))}
         if args.init:
             meta["init"] = str(args.init)
         validate = None

@@ -19,7 +19,6 @@ also carries ``"expressions": [str, ...]`` and each image may carry
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rismodel.data.masks import bbox_of, mask_to_polygons, mask_to_rle, segmentation_to_mask
-from rismodel.data.refer import DatasetError
+from rismodel.data.refer import DatasetError, read_json
 from rismodel.data.sample import RefSample
 from rismodel.fileio import atomic_write_json
 
@@ -110,12 +109,7 @@ def load_coco_refs(path: str | os.PathLike, images_dir: str | os.PathLike | None
     ``split`` field matches (images without one count as ``"train"``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path)
     for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DatasetError(f"{path}: missing list '{key}'")

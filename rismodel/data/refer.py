@@ -64,14 +64,19 @@ def _field(entry: Any, key: str, where: str, types: type | tuple[type, ...]) -> 
     return value
 
 
-def load_instances(path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
-    """instances.json -> (images by id, annotations by id, category names by id)."""
+def read_json(path: Path):
+    """Parse a dataset JSON file; a missing or malformed file is a DatasetError naming it."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_instances(path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
+    """instances.json -> (images by id, annotations by id, category names by id)."""
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: top level must be an object with images/annotations/categories")
     images, anns, cats = {}, {}, {}
@@ -174,10 +179,7 @@ def load_dataset(data_root: str | os.PathLike, dataset: str, split_by: str, spli
         except ValueError as e:
             raise DatasetError(str(e)) from None
     else:
-        try:
-            refs = json.loads(refs_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DatasetError(f"{refs_path}: not valid JSON ({e})") from None
+        refs = read_json(refs_path)
     img_dir = Path(images_dir) if images_dir is not None else default_images_dir(data_root, dataset)
     samples, splits = _build_samples(refs, refs_path, split, images, anns, cats, img_dir, inst_path)
     if not samples:

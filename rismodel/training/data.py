@@ -66,6 +66,15 @@ def describe(data: DataConfig) -> str:
     return f"{data.dataset}({data.split_by}):{data.split}"
 
 
+def trained_on(data: DataConfig, num_samples: int) -> str:
+    """Human-readable provenance shown by ``rismodel info`` and the app's model dialog."""
+    text = f"{describe(data)}, {num_samples} training items"
+    if data.dataset == "synthref" and data.format != "coco":
+        text += (" (SynthRef, the project's procedural dataset of coloured shapes: the model knows only "
+                 "the synthetic vocabulary in docs/vocabulary.md, not real photos)")
+    return text
+
+
 def _item_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
 

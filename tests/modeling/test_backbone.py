@@ -50,7 +50,7 @@ def test_convert_official_layout_checkpoint():
             k = k.replace(f"layers.{i}.downsample", f"layers.{i - 1}.downsample")
         official[k] = v.clone() + 1.0
     official["head.weight"] = torch.zeros(10, 256)
-    state, missing, unexpected = convert_swin_checkpoint({"model": official}, b.swin)
+    state, missing, _ = convert_swin_checkpoint({"model": official}, b.swin)
     assert "head.weight" not in state
     b.swin.load_state_dict(state, strict=False)
     key = "layers.1.downsample.reduction.weight"

@@ -108,8 +108,11 @@ def test_torchrun_two_processes_merge_into_one_file(tmp_path):
     from rismodel.checkpoint import save_checkpoint
     from rismodel.predictor import Predictor
 
-    torch.manual_seed(0)  # random weights, but the same ones every run
-    pred = Predictor.load("lgformer-compact", device="cpu", allow_random=True)
+    from rismodel.registry import build_model, get_config
+
+    torch.manual_seed(0)  # random weights (they mark plenty of pixels), the same ones every run
+    cfg = get_config("lgformer-compact")
+    pred = Predictor(build_model(cfg), cfg, device="cpu", name="lgformer-compact")
     ckpt = tmp_path / "random.safetensors"
     save_checkpoint(ckpt, pred.model, pred.config)
     arrays = _images(tmp_path / "pics")

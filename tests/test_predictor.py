@@ -87,3 +87,12 @@ def test_bad_inputs_have_clear_messages(pred, tmp_path):
 
     with pytest.raises(ImageLoadError):
         pred.set_image(str(bad))
+
+
+@pytest.mark.parametrize("name", ["lgformer-compact", "lqmformer-compact"])
+def test_shipped_defaults_load_and_say_what_they_know(name):
+    p = Predictor.load(name, device="cpu")
+    info = p.info()
+    assert info["source"].endswith(f"resources/models/{name}.safetensors")
+    assert "synthetic vocabulary" in info["trained_on"]
+    assert info["training"]["steps"] > 0 and "hardware" in info["training"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from rismodel.data.refer import load_dataset
+from rismodel.data.restricted_pickle import load_plain_pickle
 from rismodel.data.synth import generate, generate_image
 from rismodel.data.synth_language import (
     BUCKETS,
@@ -73,7 +73,7 @@ def test_refer_and_grefs_loaders_read_it(synth):
     grefs = load_dataset(out, "synthref", "unc", "train", fmt="grefs")
     assert all(len(s.ann_ids) == 1 for s in refer)
     assert any(len(s.ann_ids) >= 2 for s in grefs) and any(not s.has_target for s in grefs)
-    refs = pickle.loads((out / "synthref" / "refs(unc).p").read_bytes())
+    refs = load_plain_pickle(out / "synthref" / "refs(unc).p")
     assert len(refs) == stats.single_refs
     g = json.loads((out / "synthref" / "grefs(unc).json").read_text())
     assert len(g) == stats.single_refs + stats.multi_refs + stats.no_target_refs

@@ -14,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 class WriteError(OSError):
     """A file could not be written; the previous version (if any) is untouched."""
 
@@ -35,7 +31,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], binary: 
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal permissions
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a saved file should read like any other
         os.replace(tmp, path)
     except BaseException as e:
         try:

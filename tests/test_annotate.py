@@ -107,7 +107,6 @@ def test_torchrun_two_processes_merge_into_one_file(tmp_path):
     from rismodel.annotate import run as run_annotate
     from rismodel.checkpoint import save_checkpoint
     from rismodel.predictor import Predictor
-
     from rismodel.registry import build_model, get_config
 
     torch.manual_seed(0)  # random weights (they mark plenty of pixels), the same ones every run

@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
 
 SYNTHETIC_NOTE = ("The shipped default models were trained from scratch on the project's synthetic "
                   "dataset of coloured shapes (rismodel synth). They know only that vocabulary: shapes, "
-                  "colours, sizes, textures, positions, relations and ordinals. On real photos their "
-                  "masks mean little; fine-tune on your own annotations or train a paper-sized model.")
+                  "colours, sizes, textures, positions, relations and ordinals. Within it they ground "
+                  "colours, textures and positions well but do not yet tell shapes apart when a phrase "
+                  "names only a shape (see the README's results). On real photos their masks mean "
+                  "little; fine-tune on your own annotations or train a paper-sized model.")
 
 
 def settings() -> QSettings:

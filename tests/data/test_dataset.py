@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
 
 import numpy as np
@@ -88,7 +89,9 @@ def test_collate_and_pickling(samples):
     batch = collate([ds[0], ds[2]])
     assert batch["image"].shape == (2, 3, 32, 32) and batch["mask"].shape == (2, 32, 32)
     assert batch["has_target"].tolist() == [True, False] and batch["sentence"][1] == "the zebra"
-    assert pickle.loads(pickle.dumps(collate)) is collate
+    # DataLoader workers pickle collate by reference: it must be a module-level name.
+    assert b"collate" in pickle.dumps(collate)
+    assert getattr(importlib.import_module(collate.__module__), collate.__qualname__) is collate
     loader = torch.utils.data.DataLoader(ds, batch_size=3, collate_fn=collate)
     assert next(iter(loader))["input_ids"].shape == (3, T)
 

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["models", "info", "predict", "bench", "synth", "train", "eval", "annotate"]
+COMMANDS = ["models", "info", "predict", "bench", "synth", "pretrain", "train", "eval", "annotate"]
 
 
 class UserError(Exception):

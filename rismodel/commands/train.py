@@ -73,7 +73,11 @@ def _build_model(cfg, init, resume):
     try:
         model = build_model(build_cfg)
     except (ValueError, RuntimeError, OSError) as e:
-        raise UserError(f"cannot build the {model_cfg.architecture} model: {e}") from e
+        hint = ""
+        if build_cfg.backbone.pretrained and "not found" in str(e):
+            hint = (" (the compact configs start from the Swin that `rismodel pretrain` writes; "
+                    "see the README, or --set model.backbone.pretrained=null for random weights)")
+        raise UserError(f"cannot build the {model_cfg.architecture} model: {e}{hint}") from e
     if init and not resume:
         try:
             load_weights_into(model, model_cfg, load_state(init), init)

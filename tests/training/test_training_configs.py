@@ -12,6 +12,7 @@ from rismodel.training.config import TrainConfigError, load_train_config, resolv
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FILES = sorted(CONFIGS.glob("*.yaml"))
+PRETRAINED_SWIN = "runs/pretrain/swin-compact-synthref.safetensors"
 
 ABLATIONS = {
     "lgformer-t2-learnable-q1.yaml": {"query_type": "learnable", "num_queries": 1},
@@ -49,6 +50,9 @@ def test_every_config_file_loads_and_builds():
         assert cfg.train.out == f"runs/{f.stem}", f.name  # every run gets its own folder
         if "swinb" in f.name:  # paper-size encoders: build the structure only (no download)
             model_cfg = with_overrides(model_cfg, {"backbone.pretrained": None, "text.random_init": True})
+        else:  # compact: the Swin that `rismodel pretrain` writes (README), not made here
+            assert model_cfg.backbone.pretrained == PRETRAINED_SWIN, f.name
+            model_cfg = with_overrides(model_cfg, {"backbone.pretrained": None})
         with torch.device("meta" if "swinb" in f.name else "cpu"):
             model = build_model(model_cfg)
         counts[f.name] = sum(p.numel() for p in model.parameters())

@@ -19,7 +19,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_torchrun_two_processes(tmp_path):
     generate(tmp_path / "synth", 6, seed=1, size_range=(64, 72))
     out = tmp_path / "run"
-    sets = ["model.input.image_size=64", "model.backbone.window_size=4", "model.num_queries=4",
+    sets = ["model.input.image_size=64", "model.backbone.window_size=4", "model.backbone.pretrained=null", "model.num_queries=4",
             f"data.data_root={tmp_path / 'synth'}", "train.max_steps=3", "train.batch_size=4",
             "train.log_every=1", "train.checkpoint_every=2", "train.progress=false",
             "train.device=cpu", "train.warmup_steps=0"]

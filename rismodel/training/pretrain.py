@@ -7,10 +7,10 @@ expression is a weak signal for it. So the compact defaults start from a Swin pr
 training images of SynthRef with a dense, text-free task that sees every object of every image:
 per pixel, predict the object's shape (its COCO category), colour, texture and size class
 (background = class 0 of each); and per object, the same classes from the pixel logits averaged
-over the object's mask. The object-level term is what teaches shape: a pixel inside a large
-object cannot see its outline, but the average lets evidence from the outline (corners,
-curvature) decide, as a global-pooling classifier does. No expression and no val/test image is
-used.
+over the object's mask. The object-level term is there for shape: a pixel inside a large object
+cannot see its outline, but the average lets evidence from the outline (corners, curvature)
+decide, as a global-pooling classifier does (not ablated: docs/architecture.md has what was
+measured). No expression and no val/test image is used.
 
 The head is a light FPN (1x1 projection of each stage, upsampled to stride 4, summed) with one
 1x1 classifier per attribute; only the Swin weights are kept. The file is a timm-layout

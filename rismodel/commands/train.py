@@ -113,7 +113,8 @@ def run(args) -> int:
         except DataError as e:
             raise UserError(str(e)) from e
         dataset, collate = build_ris_dataset(samples, model_cfg, model.text_encoder.tokenize,
-                                            augment=cfg.data.augment)
+                                            augment=cfg.data.augment,
+                                            shortest_prob=cfg.data.shortest_sentence_prob)
         if ctx.is_main:
             print(f"training {model_cfg.architecture} on {describe(cfg.data)}: {len(samples)} samples, "
                   f"{ctx.world_size} process(es) on {ctx.device}, out {p.out}")

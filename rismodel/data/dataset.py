@@ -58,14 +58,19 @@ class RISDataset(torch.utils.data.Dataset):
     ``has_target`` (bool tensor), ``sentence`` (str), ``sample_index`` and ``sentence_index``.
 
     ``augment`` (off by default, as in the papers) adds a horizontal flip that also swaps
-    "left"/"right" in the sentence.
+    "left"/"right" in the sentence. ``shortest_prob`` (0 by default: LAVT's uniform choice) is a
+    curriculum knob: with that probability a training item uses its ref's shortest sentence,
+    which in SynthRef names the target's shape and little else.
     """
 
     def __init__(self, samples: list[RefSample], tokenize: Tokenize, image_size: int = 480,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                 train: bool = True, augment: bool = False):
+                 train: bool = True, augment: bool = False, shortest_prob: float = 0.0):
         if not samples:
             raise ValueError("RISDataset needs at least one sample")
+        if not 0.0 <= shortest_prob <= 1.0:
+            raise ValueError(f"shortest_prob must be in [0, 1], got {shortest_prob}")
+        self.shortest_prob = shortest_prob
         self.samples, self.tokenize = samples, tokenize
         self.image_size, self.mean, self.std = image_size, tuple(mean), tuple(std)
         self.train, self.augment = train, augment
@@ -90,7 +95,11 @@ class RISDataset(torch.utils.data.Dataset):
         s = self.samples[i]
         if j < 0:
             # LAVT: a random sentence each time. torch's RNG: DataLoader seeds it per worker.
-            j = int(torch.randint(len(s.sentences), ()).item())
+            # (No draw for the curriculum when it is off, so default runs keep their streams.)
+            if self.shortest_prob > 0 and torch.rand(()).item() < self.shortest_prob:
+                j = min(range(len(s.sentences)), key=lambda n: len(s.sentences[n].split()))
+            else:
+                j = int(torch.randint(len(s.sentences), ()).item())
         sentence = s.sentences[j]
         image, mask = self.load(i)
         if self.augment:

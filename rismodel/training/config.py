@@ -55,6 +55,9 @@ class DataConfig:
     images_dir: str | None = None  # default: the loader's own (e.g. <data_root>/images/train2014)
     coco_file: str | None = None  # coco: a COCO-with-expressions JSON exported by the app
     augment: bool = False  # horizontal flip with left/right swapped in the text (papers: none)
+    # Curriculum: train on a ref's shortest sentence with this probability (0 = a uniform choice,
+    # as LAVT). SynthRef's shortest sentences name a shape alone, the hardest thing to ground.
+    shortest_sentence_prob: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -280,6 +283,9 @@ def validate(cfg: TrainConfig) -> None:
         raise TrainConfigError("train.val_every must be >= 0 and train.val_limit >= 1 or null")
     if t.num_workers < 0:
         raise TrainConfigError("train.num_workers must be >= 0")
+    if not 0.0 <= cfg.data.shortest_sentence_prob <= 1.0:
+        raise TrainConfigError("data.shortest_sentence_prob must be in [0, 1], "
+                               f"got {cfg.data.shortest_sentence_prob}")
 
 
 def resolve_model_config(cfg: TrainConfig, init_config: ModelConfig | None = None) -> ModelConfig:

@@ -125,11 +125,12 @@ class ResumableSampler(DistributedSampler):
         return max(0, self.num_samples - self.start)
 
 
-def build_ris_dataset(samples: list, model_cfg, tokenize, augment: bool = False):
+def build_ris_dataset(samples: list, model_cfg, tokenize, augment: bool = False,
+                      shortest_prob: float = 0.0):
     """The data team's RISDataset for ``samples`` at the model's input size, and its collate."""
     from ..data import dataset as ds
 
     inp = model_cfg.input
     dataset = ds.RISDataset(samples, tokenize, image_size=inp.image_size, mean=inp.mean, std=inp.std,
-                            train=True, augment=augment)
+                            train=True, augment=augment, shortest_prob=shortest_prob)
     return dataset, ds.collate

@@ -76,6 +76,18 @@ def test_train_items_one_per_target_random_sentence(samples):
     assert seen == {"the right half", "blue side"}
 
 
+def test_shortest_sentence_curriculum(samples):
+    torch.manual_seed(0)
+    always = RISDataset(samples, fake_tokenize, image_size=32, train=True, shortest_prob=1.0)
+    assert {always[0]["sentence"] for _ in range(20)} == {"blue side"}
+    half = RISDataset(samples, fake_tokenize, image_size=32, train=True, shortest_prob=0.5)
+    picks = [half[0]["sentence"] for _ in range(400)]
+    # shortest with p = 0.5 + 0.5 * 1/2 = 0.75
+    assert 0.68 < picks.count("blue side") / len(picks) < 0.82
+    with pytest.raises(ValueError, match="shortest_prob"):
+        RISDataset(samples, fake_tokenize, image_size=32, train=True, shortest_prob=1.5)
+
+
 def test_augment_flip_swaps_left_and_right(samples):
     ds = RISDataset(samples[:1], fake_tokenize, image_size=32, train=False, augment=True)
     torch.manual_seed(0)

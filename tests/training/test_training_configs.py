@@ -95,6 +95,7 @@ def test_overrides_and_base_rules(tmp_path):
     ("train: {max_steps: 3}", ["max_steps=3"], "section.key=value"),
     ("train: {max_steps: 3}", ["optim.lr=1"], "unknown section 'optim'"),
     ("[1, 2]", [], "must hold a mapping"),
+    ("train: {max_steps: 3}", ["data.shortest_sentence_prob=1.5"], "shortest_sentence_prob must be in"),
 ])
 def test_bad_configs_name_the_problem(tmp_path, text, overrides, message):
     path = tmp_path / "loop.yaml"

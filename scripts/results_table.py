@@ -25,6 +25,8 @@ def main(folder: str) -> None:
     f = Path(folder)
     rows = [("LGFormer-compact (shipped)", "lgformer-compact-final"),
             ("LQMFormer-compact (shipped)", "lqmformer-compact-final"),
+            ("LGFormer-compact, random Swin (previous default)", "scratch-lgformer-compact"),
+            ("LQMFormer-compact, LGFormer's new recipe (not shipped)", "lqmformer-compact-pretrained"),
             ("whole image", "baseline-whole-image-test"),
             ("largest object", "baseline-largest-object-test")]
     print("| model | oIoU | mIoU | P@0.5 | P@0.6 | P@0.7 | P@0.8 | P@0.9 | " + " | ".join(BUCKETS) + " |")
@@ -40,7 +42,6 @@ def main(folder: str) -> None:
     print("| model (generalised: single, multi and no-target) | cIoU | gIoU | N-acc | T-acc | P@0.5 | P@0.7 | P@0.9 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, name in [("LQMFormer-compact (shipped)", "lqmformer-compact-final-generalised"),
-                        ("LGFormer-compact (shipped)", "lgformer-compact-final-generalised"),
                         ("whole image", "baseline-whole-image-test-generalised"),
                         ("largest object", "baseline-largest-object-test-generalised")]:
         m = load(f, name)
@@ -49,10 +50,11 @@ def main(folder: str) -> None:
         cells = [m["cIoU"], m["gIoU"], m["N-acc"], m["T-acc"], m["Prec@0.5"], m["Prec@0.7"], m["Prec@0.9"]]
         print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
     print()
-    print("| query (LGFormer-compact, same 2000-step budget) | oIoU | mIoU | " + " | ".join(BUCKETS) + " |")
+    print("| query (LGFormer-compact, random Swin, 2000 steps each) | oIoU | mIoU | "
+          + " | ".join(BUCKETS) + " |")
     print("|---|" + "---:|" * (2 + len(BUCKETS)))
-    for label, name in [("learnable, 10 queries merged by MLP", "lgformer-learnable-q10-stage1"),
-                        ("linguistic (ours)", "lgformer-compact-stage1")]:
+    for label, name in [("learnable, 10 queries merged by an MLP", "scratch-lgformer-learnable-q10"),
+                        ("linguistic (the paper's)", "scratch-lgformer-compact")]:
         m = load(f, name)
         if m is None:
             continue

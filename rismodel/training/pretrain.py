@@ -3,7 +3,7 @@
 Both papers start from an ImageNet-pretrained Swin (LGFormer 4.1, LQMFormer 4.1). Those weights
 cannot be downloaded here, and a compact Swin trained from random weights on referring
 expressions alone learns colour and position but not shape: a mask loss on one object per
-expression is a weak signal for it. So the compact defaults start from a Swin pretrained on the
+expression is a weak signal for it. So LGFormer-compact starts from a Swin pretrained on the
 training images of SynthRef with a dense, text-free task that sees every object of every image:
 per pixel, predict the object's shape (its COCO category), colour, texture and size class
 (background = class 0 of each); and per object, the same classes from the pixel logits averaged
@@ -147,8 +147,8 @@ def object_logits(logits: torch.Tensor, instances: torch.Tensor, max_objects: in
 
 @dataclass(frozen=True)
 class PretrainParams:
-    steps: int = 3000
-    batch_size: int = 32
+    steps: int = 2400
+    batch_size: int = 24
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 100

@@ -14,7 +14,7 @@ from rismodel.predictor import Predictor
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # A tiny LQMFormer (64 px, window 4) so that a step takes well under a second on one core.
-# The shipped configs start from the `rismodel pretrain` Swin; these tiny ones from random weights.
+# The tiny runs start from random weights, whatever the config file says.
 TINY = ["model.input.image_size=64", "model.backbone.window_size=4", "model.backbone.pretrained=null", "model.num_queries=6",
         "train.batch_size=2", "train.log_every=1", "train.warmup_steps=0", "train.num_workers=0",
         "train.progress=false", "train.device=cpu"]

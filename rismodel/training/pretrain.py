@@ -184,14 +184,16 @@ def pretrain(model: AttributeSegmenter, data: AttributeData, params: PretrainPar
         x[flip], y[flip], inst[flip] = x[flip].flip(-1), y[flip].flip(-1), inst[flip].flip(-1)
         out = model(x)
         k_max = int(inst.max())
+        # One pooling for all attributes: logits side by side, then split per attribute.
+        obj_all, present = object_logits(torch.cat(list(out.values()), 1), inst, k_max)
+        obj_logits = obj_all[present].split([len(v) + 1 for v in ATTRIBUTES.values()], dim=-1)
+        # an object's class: its pixels all carry it, so the mean label is the label
+        obj_y = object_logits(y.float(), inst, k_max)[0][present].round().long()  # [objects, A]
         loss = x.new_zeros(())
         pooled = {}
         for i, k in enumerate(ATTRIBUTES):
             loss = loss + F.cross_entropy(out[k], y[:, i])  # per pixel, background included
-            obj, present = object_logits(out[k], inst, k_max)
-            # an object's class: its pixels all carry it, so the mean label is the label
-            obj_y = object_logits(y[:, i, None].float(), inst, k_max)[0][..., 0].round().long()
-            pooled[k] = (obj[present], obj_y[present])
+            pooled[k] = (obj_logits[i], obj_y[:, i])
             loss = loss + F.cross_entropy(pooled[k][0], pooled[k][1])  # per object
         if not torch.isfinite(loss):
             raise FloatingPointError(f"pretraining loss is {loss.item()} at step {step}")

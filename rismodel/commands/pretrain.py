@@ -34,7 +34,7 @@ def run(args):
     from ..cli import UserError
     from ..data.refer import DatasetError
     from ..fileio import WriteError
-    from ..predictor import pick_device
+    from ..predictor import PredictorError, pick_device
     from ..registry import get_config
     from ..training.engine import hardware
     from ..training.pretrain import (
@@ -55,7 +55,10 @@ def run(args):
         raise UserError(str(e.args[0])) from None
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except PredictorError as e:
+        raise UserError(str(e)) from None
     torch.manual_seed(args.seed)
     start = time.perf_counter()
 

@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,8 +103,6 @@ def load_attribute_data(data_root: str | os.PathLike, dataset: str, split_by: st
                         image_size: int, limit: int | None = None,
                         progress: Callable[[int, int], None] | None = None) -> AttributeData:
     """Every image of ``split`` (as the refs file assigns them) with its attribute label maps."""
-    from pathlib import Path
-
     image_ids = sorted({s.image_id for s in load_dataset(data_root, dataset, split_by, split)})
     if limit is not None:
         image_ids = image_ids[:limit]

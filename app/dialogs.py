@@ -20,10 +20,8 @@ from PySide6.QtWidgets import (
 
 SYNTHETIC_NOTE = ("The shipped default models were trained on the project's synthetic dataset of "
                   "coloured shapes (rismodel synth), with no outside weights. They know only that vocabulary: "
-                  "shapes, colours, sizes, textures, positions, relations and ordinals. Within it, LGFormer "
-                  "also finds a shape named alone, less reliably than a colour; LQMFormer grounds colours, "
-                  "textures and positions but does "
-                  "not yet tell shapes apart when a phrase names only a shape (see the README's results). "
+                  "shapes, colours, sizes, textures, positions, relations and ordinals. Within it, both "
+                  "also find a shape named alone, less reliably than a colour (see the README's results). "
                   "On real photos their masks mean little; fine-tune on your own annotations or train a "
                   "paper-sized model.")
 

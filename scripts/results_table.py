@@ -25,8 +25,10 @@ def main(folder: str) -> None:
     f = Path(folder)
     rows = [("LGFormer-compact (shipped)", "lgformer-compact-final"),
             ("LQMFormer-compact (shipped)", "lqmformer-compact-final"),
+            ("LQMFormer-compact, stage 1 only (1,800 steps)", "lqmformer-compact-stage1"),
+            ("LQMFormer-compact, stages 1-2 (3,300 steps)", "lqmformer-compact-stage2"),
             ("LGFormer-compact, random Swin (previous default)", "scratch-lgformer-compact"),
-            ("LQMFormer-compact, LGFormer's new recipe (not shipped)", "lqmformer-compact-pretrained"),
+            ("LQMFormer-compact, random Swin (previous default)", "scratch-lqmformer-compact"),
             ("whole image", "baseline-whole-image-test"),
             ("largest object", "baseline-largest-object-test")]
     print("| model | oIoU | mIoU | P@0.5 | P@0.6 | P@0.7 | P@0.8 | P@0.9 | " + " | ".join(BUCKETS) + " |")
@@ -42,6 +44,8 @@ def main(folder: str) -> None:
     print("| model (generalised: single, multi and no-target) | cIoU | gIoU | N-acc | T-acc | P@0.5 | P@0.7 | P@0.9 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, name in [("LQMFormer-compact (shipped)", "lqmformer-compact-final-generalised"),
+                        ("LQMFormer-compact, random Swin (previous default)",
+                         "scratch-lqmformer-compact-generalised"),
                         ("whole image", "baseline-whole-image-test-generalised"),
                         ("largest object", "baseline-largest-object-test-generalised")]:
         m = load(f, name)

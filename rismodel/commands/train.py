@@ -75,7 +75,7 @@ def _build_model(cfg, init, resume):
     except (ValueError, RuntimeError, OSError) as e:
         hint = ""
         if build_cfg.backbone.pretrained and "not found" in str(e):
-            hint = (" (configs/lgformer-compact.yaml starts from the Swin that `rismodel pretrain` writes; "
+            hint = (" (the compact configs start from the Swin that `rismodel pretrain` writes; "
                     "see the README, or --set model.backbone.pretrained=null for random weights)")
         raise UserError(f"cannot build the {model_cfg.architecture} model: {e}{hint}") from e
     if init and not resume:

@@ -50,9 +50,8 @@ def test_every_config_file_loads_and_builds():
         assert cfg.train.out == f"runs/{f.stem}", f.name  # every run gets its own folder
         if "swinb" in f.name:  # paper-size encoders: build the structure only (no download)
             model_cfg = with_overrides(model_cfg, {"backbone.pretrained": None, "text.random_init": True})
-        else:  # LGFormer-compact starts from the Swin `rismodel pretrain` writes (README), not made here
-            want = PRETRAINED_SWIN if f.name.startswith("lgformer") else None
-            assert model_cfg.backbone.pretrained == want, f.name
+        else:  # the compact models start from the Swin `rismodel pretrain` writes (README), not made here
+            assert model_cfg.backbone.pretrained == PRETRAINED_SWIN, f.name
             model_cfg = with_overrides(model_cfg, {"backbone.pretrained": None})
         with torch.device("meta" if "swinb" in f.name else "cpu"):
             model = build_model(model_cfg)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 SYNTHETIC_NOTE = ("The shipped default models were trained on the project's synthetic dataset of "
-                  "coloured shapes (rismodel synth), with no outside weights. They know only that vocabulary: "
+                  "coloured shapes (rismodel synth); their only outside weights are the frozen all-MiniLM-L6-v2 "
+                  "text encoder. They know only that vocabulary: "
                   "shapes, colours, sizes, textures, positions, relations and ordinals. Within it, both "
                   "also find a shape named alone, less reliably than a colour (see the README's results). "
                   "On real photos their masks mean little; fine-tune on your own annotations or train a "

@@ -4,6 +4,11 @@ The GUI never waits on the model: :meth:`LiveSegmenter.set_text` tags a request 
 sequence number and returns at once. A result is used only if its number is the newest one sent
 and it belongs to the image on screen; anything else is counted in ``dropped`` and ignored. The
 probability map is kept, so the threshold slider re-thresholds without recomputing.
+
+``result`` is only ever the result computed for the text and image shown now: a new request moves
+it to ``stale`` (drawn faded, never kept, never reported as the verdict). A keep asked for while
+the request is in flight waits for its result (:meth:`request_keep`, ``keepReady``) and is
+forgotten if the text or the image changes first.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ class LiveSegmenter(QObject):
     busyChanged = Signal(bool)
     latencyMeasured = Signal(float, str)  # ms, device
     failed = Signal(str)
+    keepReady = Signal()  # the result a pending keep waited for has arrived
+    keepDropped = Signal(str)  # a pending keep was forgotten (why)
 
     def __init__(self, worker, parent=None):
         super().__init__(parent)
@@ -30,22 +37,37 @@ class LiveSegmenter(QObject):
         self.image: np.ndarray | None = None
         self.text = ""
         self.threshold = 0.5
-        self.result: dict | None = None
+        self.result: dict | None = None  # computed for (self.key, self.text), else None
+        self.stale: dict | None = None  # the previous result of this image while a new one computes
+        self.pending_keep = False
         worker.result.connect(self._on_result)
         worker.error.connect(self._on_error)
 
     def set_image(self, key: str | None, image: np.ndarray | None) -> None:
-        self.key, self.image, self.result = key, image, None
+        self.key, self.image, self.result, self.stale = key, image, None, None  # another image's mask: never shown
         self._request()
 
     def set_text(self, text: str) -> None:
-        self.text = " ".join(text.split())
+        text = " ".join(text.split())
+        if text == self.text and (self.busy or self.result is not None):
+            return  # the same expression again (Enter flushing the box): keep the request in flight
+        self.text = text
         self._request()
 
     def refresh(self) -> None:
         """Ask again (after a model change)."""
-        self.result = None
+        self.result, self.stale = None, None
         self._request()
+
+    def request_keep(self) -> str:
+        """``ready`` (``mask()`` is the current text's), ``pending`` (computing: ``keepReady`` follows)
+        or ``nothing`` (no text or no image)."""
+        if self.result is not None:
+            return "ready"
+        if self.busy:
+            self.pending_keep = True
+            return "pending"
+        return "nothing"
 
     def set_threshold(self, t: float) -> None:
         self.threshold = float(t)
@@ -53,13 +75,22 @@ class LiveSegmenter(QObject):
 
     def _request(self) -> None:
         self.seq += 1  # even a cleared box gets a number, so an older result cannot show up
+        self._drop_keep("the expression or the image changed before its mask arrived")
+        if self.result is not None:
+            self.stale = self.result
+        self.result = None
         if self.text and self.image is not None:
             self.worker.request(self.seq, self.key, self.image, self.text)
             self._set_busy(True)
         else:
-            self.result = None
+            self.stale = None
             self._set_busy(False)
         self.changed.emit()
+
+    def _drop_keep(self, why: str) -> None:
+        if self.pending_keep:
+            self.pending_keep = False
+            self.keepDropped.emit(why)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self.busy:
@@ -70,37 +101,51 @@ class LiveSegmenter(QObject):
         if seq != self.seq or key != self.key:
             self.dropped += 1
             return
-        self.result = out
+        self.result, self.stale = out, None
         self._set_busy(False)
         self.latencyMeasured.emit(out["latency_ms"], out["device"])
         self.changed.emit()
+        if self.pending_keep:
+            self.pending_keep = False
+            self.keepReady.emit()
 
     def _on_error(self, seq: int, message: str) -> None:
         if seq != self.seq:
             self.dropped += 1
             return
-        self.result = None
+        self.result, self.stale = None, None
         self._set_busy(False)
+        self._drop_keep("the model failed on this expression")
         self.failed.emit(message)
         self.changed.emit()
 
     # ----- what to show ---------------------------------------------------------------------
-    def no_target(self) -> bool:
-        r = self.result
+    def no_target(self, r: dict | None = None) -> bool:
+        r = self.result if r is None else r
         return r is not None and r["no_object_head"] and r["score"] < 0.5
 
     def mask(self, step: int = 1) -> np.ndarray | None:
-        """The thresholded mask (full resolution, or every ``step``-th pixel for display), or None
-        when nothing is computed or the no-object head says there is no target."""
-        if self.result is None or self.no_target():
+        """The thresholded mask of the current text (full resolution, or every ``step``-th pixel for
+        display), or None when it is not computed yet or the no-object head says there is no target."""
+        return self._threshold(self.result, step)
+
+    def stale_mask(self, step: int = 1) -> np.ndarray | None:
+        """The previous expression's mask while the current one computes (to draw faded), or None."""
+        return self._threshold(self.stale, step)
+
+    def _threshold(self, r: dict | None, step: int) -> np.ndarray | None:
+        if r is None or self.no_target(r):
             return None
-        return self.result["prob"][::step, ::step] >= self.threshold
+        return r["prob"][::step, ::step] >= self.threshold
 
     def verdict(self, step: int = 1) -> tuple[str, str]:
         """(text, level) with level ok | warn | none; ``step`` subsamples the pixel count."""
         r = self.result
         if r is None:
-            return ("Working\u2026" if self.busy else "Type an expression to see its mask."), "ok"
+            if not self.busy:
+                return "Type an expression to see its mask.", "ok"
+            shown = f" The faded mask is \u201c{self.stale['text']}\u201d's." if self.stale else ""
+            return f"Computing \u201c{self.text}\u201d\u2026{shown}", "warn" if self.stale else "ok"
         score = r["score"]
         note = " (expression truncated)" if r.get("truncated") else ""
         if self.no_target():

@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self.prompt.toolChanged.connect(self.canvas.set_tool)
         self.prompt.radiusChanged.connect(self.canvas.set_radius)
         self.live.changed.connect(self._render_live)
+        self.live.keepReady.connect(self.keep_mask)
+        self.live.keepDropped.connect(lambda why: self.statusBar().showMessage(f"Not kept: {why}.", 8000))
         self.live.busyChanged.connect(self.busy.setVisible)
         self.live.latencyMeasured.connect(lambda ms, dev: self.status_latency.setText(f"{ms:.0f} ms on {dev.upper()}"))
         self.live.failed.connect(lambda msg: dialogs.show_error(self, "Inference failed", msg))
@@ -181,21 +183,27 @@ class MainWindow(QMainWindow):
         text, level = self.live.verdict(step)
         self.prompt.set_verdict(text, level)
         shown = self.live.mask(step)  # thresholded at display resolution only: cheap on big photos
+        opacity = self.prompt.opacity_value()
+        if shown is None:  # the previous expression's mask while this one computes: faded, never current
+            shown, opacity = self.live.stale_mask(step), opacity * 0.3
         if self.image is None or shown is None:
             self.canvas.set_live_overlay(None)
             return
-        self.canvas.set_live_overlay(render_overlay([(shown, self.prompt.colour, self.prompt.opacity_value())]),
-                                     step)
+        self.canvas.set_live_overlay(render_overlay([(shown, self.prompt.colour, opacity)]), step)
 
     def keep_mask(self):
+        if self.project is not None and self.live.request_keep() == "pending":  # kept when it arrives
+            self.statusBar().showMessage(f"Computing \u201c{self.live.text}\u201d: it is kept as soon as its "
+                                         "mask arrives.", 8000)
+            return
         mask = self.live.mask()
-        if self.project is None or self.key is None or mask is None or not mask.any():
+        if self.project is None or self.live.key is None or mask is None or not mask.any():
             self.statusBar().showMessage("Nothing to keep: type an expression and wait for a mask.", 5000)
             return
         text = self.live.text
         label = dialogs.ask_label(self, self.project.labels(), text.split()[-1])  # "the red circle" -> "circle"
         if label:
-            ann = self._edit(self.project.add, self.key, label, text, mask)
+            ann = self._edit(self.project.add, self.live.key, label, text, mask)  # the image it was computed on
             if ann is not None:
                 self.annotations.select(ann.id)
 

@@ -41,6 +41,8 @@ class MainWindow(QMainWindow):
         self.selected = -1
         self.model_info: dict | None = None
         self.device = str(self.settings.value("device", "auto"))
+        self.device = self.device if self.device in ("auto", "cuda", "cpu") else "auto"  # a hand-edited INI
+        self.loaded_device = self.device
         self.model_spec = str(self.settings.value("model", DEFAULT_MODELS["lgformer"]))
 
         self.canvas = Canvas()
@@ -308,9 +310,10 @@ class MainWindow(QMainWindow):
         self.worker.load_model(spec, self.device, self.allow_random)
 
     def _model_loaded(self, info: dict):
-        self.model_info, self.loaded_spec = info, self.model_spec
+        self.model_info, self.loaded_spec, self.loaded_device = info, self.model_spec, self.device
         self.busy.setVisible(self.live.busy)
         self.settings.setValue("model", self.model_spec)
+        self.settings.setValue("device", self.device)  # only a device that worked is remembered
         random = " (random weights)" if info.get("source") == "random" else ""
         self.status_model.setText(f"{info['name']}{random} \u00b7 {info['device'].upper()}")
         self.live.refresh()
@@ -325,10 +328,19 @@ class MainWindow(QMainWindow):
                 self.allow_random = True
                 self.load_model(self.model_spec)
                 return
+        if self.model_info is None and self.device != "auto":  # e.g. a saved CUDA choice on a machine without
+            dialogs.show_error(self, "Model", f"{message}\n\nThe device is set back to auto.")
+            self._use_device("auto")
+            self.settings.setValue("device", "auto")
+            self.load_model(self.model_spec)
+            return
         if self.model_info is None:
             self.status_model.setText("no model")
-        else:  # the worker kept the previous model
+        else:  # the worker kept the previous model, on the device it worked on
+            if self.device != self.loaded_device:
+                message += f"\n\nThe device is set back to {self.loaded_device}."
             self.model_spec = self.loaded_spec
+            self._use_device(self.loaded_device)
             self.status_model.setText(f"{self.model_info['name']} \u00b7 {self.model_info['device'].upper()}")
             message += f"\n\nStill using {self.model_info['name']}."
         dialogs.show_error(self, "Model", message)
@@ -346,10 +358,12 @@ class MainWindow(QMainWindow):
             self.load_model(path)
 
     def set_device(self, device: str):
-        self.device = device
-        self.settings.setValue("device", device)
-        self.actions[f"device_{device}"].setChecked(True)
+        self._use_device(device)  # saved once a model loads on it (_model_loaded)
         self.load_model(self.model_spec)
+
+    def _use_device(self, device: str):
+        self.device = device
+        self.actions[f"device_{device}"].setChecked(True)
 
     def show_model_info(self):
         if self.model_info is None:

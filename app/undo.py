@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 class Command:
     """Subclasses are dataclasses with ``image`` (the image key it changes) and ``text`` fields."""
 
+    def touched(self) -> list[str]:
+        """Every image key this command touches (the window refreshes each one)."""
+        return [self.image]
+
     def redo(self, project: Project) -> None:
         raise NotImplementedError
 
@@ -125,6 +129,34 @@ class Macro(Command):
         for c in reversed(self.commands):
             c.undo(project)
 
+    def touched(self):
+        return list(dict.fromkeys([self.image, *(k for c in self.commands for k in c.touched())]))
+
+
+@dataclass
+class LabelColor(Command):
+    """Recolour a label: the project's label -> colour map and every annotation with the label."""
+
+    label: str
+    old: tuple
+    new: tuple
+    commands: list[Command] = field(default_factory=list)
+    text: str = "colour"
+    image: str = ""
+
+    def redo(self, project):
+        project.label_colors[self.label] = self.new
+        for c in self.commands:
+            c.redo(project)
+
+    def undo(self, project):
+        project.label_colors[self.label] = self.old
+        for c in reversed(self.commands):
+            c.undo(project)
+
+    def touched(self):
+        return list(dict.fromkeys([self.image, *(k for c in self.commands for k in c.touched())]))
+
 
 class UndoStack:
     def __init__(self, limit: int = 500):
@@ -153,6 +185,12 @@ class UndoStack:
         cmd.redo(project)
         self._done.append(cmd)
         return cmd
+
+    def undo_text(self) -> str | None:
+        return self._done[-1].text if self._done else None
+
+    def redo_text(self) -> str | None:
+        return self._undone[-1].text if self._undone else None
 
     def can_undo(self) -> bool:
         return bool(self._done)

@@ -55,7 +55,7 @@ def test_errors_show_messages_and_the_app_goes_on(qtbot, make_window, demo_folde
     def fail(*a, **k):
         raise WriteError("cannot write ris-studio.project.json: Read-only file system")
 
-    monkeypatch.setattr("app.project.atomic_write_json", fail)  # unwritable folder
+    monkeypatch.setattr("app.project.atomic_write_bytes", fail)  # unwritable folder
     mask = np.ones((w.image.shape[0], w.image.shape[1]), bool)
     w.project.add(w.key, "x", "e", mask)
     w.project.add(w.key, "y", "e", mask)
@@ -89,31 +89,47 @@ def test_batch_adds_reviewable_annotations_with_one_undo(qtbot, make_window, dem
 
 
 def test_finetune_config_is_valid_for_rismodel_train(tmp_path):
+    from app.frozen import rismodel_command
     from rismodel.training.config import load_train_config
 
-    args, cfg_path = finetune_command("w.safetensors", "lgformer-compact", tmp_path / "x.json", tmp_path,
-                                      tmp_path / "run1", steps=7)
-    assert args[:3] == ["-m", "rismodel.cli", "train"] and args[-2:] == ["--init", "w.safetensors"]
+    argv, cfg_path = finetune_command("w.safetensors", "lgformer-compact", tmp_path / "x.json", tmp_path,
+                                      tmp_path / "run1", steps=7, lr=3e-5)
+    prefix = rismodel_command()
+    assert argv[:len(prefix) + 1] == prefix + ["train"] and argv[-2:] == ["--init", "w.safetensors"]
     cfg = load_train_config(str(cfg_path), [])
     assert cfg.data.format == "coco" and cfg.data.coco_file == str(tmp_path / "x.json")
-    assert cfg.train.max_steps == 7 and cfg.train.out == str(tmp_path / "run1")
+    assert cfg.train.max_steps == 7 and cfg.train.out == str(tmp_path / "run1") and cfg.train.lr == 3e-5
 
 
 def test_finetune_job_reports_progress_and_result(qtbot, tmp_path):
     script = tmp_path / "fake_train.py"  # stands in for the training process: prints what train prints
     script.write_text("import sys, time\nfor i in (5, 10):\n    print(f'step {i}/10 loss 0.5', flush=True)\n"
                       "    time.sleep(0.05)\nprint('done: 10 steps; weights: /runs/x/model.safetensors')\n")
-    job = FineTuneJob([str(script)], None, program=sys.executable)
+    job = FineTuneJob([sys.executable, str(script)])
+    steps = []
+    job.progress.connect(lambda step, total, line: steps.append((step, total)))
     with qtbot.waitSignal(job.finished, timeout=20_000) as sig:
         pass
-    ok, ckpt, log = sig.args
-    assert ok and ckpt == "/runs/x/model.safetensors" and "step 10/10" in log
-    assert job.dialog.maximum() == 10
+    outcome, ckpt, log = sig.args
+    assert outcome == "done" and ckpt == "/runs/x/model.safetensors" and "step 10/10" in log
+    assert steps == [(5, 10), (10, 10)]
+
+    crash = tmp_path / "crash.py"
+    crash.write_text("import sys\nprint('step 1/10', flush=True)\nsys.exit('CUDA error: boom')\n")
+    job = FineTuneJob([sys.executable, str(crash)])
+    with qtbot.waitSignal(job.finished, timeout=20_000) as sig:
+        pass
+    assert sig.args[0] == "failed" and "boom" in sig.args[2]
+
+    job = FineTuneJob([str(tmp_path / "no-such-program")])
+    with qtbot.waitSignal(job.finished, timeout=20_000) as sig:
+        pass
+    assert sig.args[0] == "failed" and "cannot start" in sig.args[2]
 
     slow = tmp_path / "slow.py"
     slow.write_text("import time\nprint('step 1/100', flush=True)\ntime.sleep(30)\n")
-    job = FineTuneJob([str(slow)], None, program=sys.executable)
+    job = FineTuneJob([sys.executable, str(slow)])
     qtbot.waitUntil(lambda: bool(job.log), timeout=10_000)
     with qtbot.waitSignal(job.finished, timeout=10_000) as sig:
         job.cancel()
-    assert sig.args[0] is False
+    assert sig.args[0] == "cancelled"  # a cancel is a cancel, not a failure

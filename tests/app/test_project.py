@@ -43,8 +43,8 @@ def test_edits_undo_redo_and_autosave_restore(image_folder):
     edited[20:30, 30:40] = True
     assert p.edit_mask("a.png", a.id, edited)
     assert p.get("a.png", a.id).mask[25, 35]
-    assert p.undo() == "a.png" and not p.get("a.png", a.id).mask[25, 35]
-    assert p.redo() == "a.png" and p.get("a.png", a.id).mask[25, 35]
+    assert p.undo() == ["a.png"] and not p.get("a.png", a.id).mask[25, 35]
+    assert p.redo() == ["a.png"] and p.get("a.png", a.id).mask[25, 35]
     b = p.add("b.jpg", "square", "the blue square", _mask(60, 40, 0, 10, 0, 10))
 
     # A new process (the window was destroyed without an explicit save): everything comes back.
@@ -109,7 +109,7 @@ def test_unwritable_folder_reports_and_keeps_edits(image_folder, monkeypatch):
 
         raise WriteError("cannot write x: Permission denied")
 
-    monkeypatch.setattr("app.project.atomic_write_json", fail)
+    monkeypatch.setattr("app.project.atomic_write_bytes", fail)
     p.add("a.png", "x", "e", np.zeros((40, 60), bool))
     assert p.count("a.png") == 1 and errors and "Autosave failed" in errors[0]
 

@@ -1,0 +1,161 @@
+"""Import a COCO file (RLE or polygons, with or without expressions) into a project for review.
+
+In particular what ``rismodel annotate`` writes (COCO with ``expressions``; its category is the
+label or the expression). The file is read with ``rismodel.data.refer.load_instances`` (the
+project's COCO instances reader: types of every field checked) and masks are decoded with
+``rismodel.data.coco_refs.annotation_mask``, after checking what would crash or exhaust
+pycocotools: polygon coordinates must be finite and near the image, RLE counts must cover the
+mask exactly. Each COCO image is matched to the project image with the same relative path
+(``file_name`` may not leave the folder), else by its file name alone when that is unique.
+Imported objects arrive "to review" (with ``score`` when the file has one) as one undo step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rismodel.data.coco_refs import annotation_mask
+from rismodel.data.refer import DatasetError, load_instances
+
+from . import rle as rlemod
+from . import schema
+from .errors import ProjectError
+from .model import ACCEPTED, TO_REVIEW, Project
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    images: int = 0  # project images that received annotations
+    skipped: list[str] = field(default_factory=list)  # "what: why", one per skipped image/object
+    keys: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"imported {self.added} annotation(s) on {self.images} image(s)"
+        return text + (f"; skipped {len(self.skipped)}: " + "; ".join(self.skipped[:5]) +
+                       (" ..." if len(self.skipped) > 5 else "") if self.skipped else "")
+
+
+def _check_segmentation(seg, h: int, w: int) -> str | None:
+    """What would make pycocotools crash, hang or allocate without bound, or None."""
+    if isinstance(seg, dict):
+        counts, size = seg.get("counts"), seg.get("size")
+        if not (isinstance(size, list) and size == [h, w]):
+            return f"RLE size {size!r} does not match the image size [{h}, {w}]"
+        if isinstance(counts, str):
+            try:
+                raw = counts.encode("ascii")
+            except UnicodeEncodeError:
+                return "RLE counts hold characters outside the RLE alphabet"
+            return rlemod.check_counts(raw, h, w)
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 1 << 32 for c in counts):
+                return "uncompressed RLE counts must be non-negative integers"
+            if sum(counts) != h * w:
+                return f"RLE counts cover {sum(counts)} pixels, the image has {h * w}"
+            return None
+        return "RLE counts must be a string or a list of integers"
+    if isinstance(seg, list):
+        if not seg:
+            return "empty segmentation"
+        for p in seg:
+            if isinstance(p, dict):
+                problem = _check_segmentation(p, h, w)
+                if problem:
+                    return problem
+                continue
+            if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
+                return "a polygon must be a flat list of at least 3 points"
+            for v in p:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    return "a polygon coordinate is not a finite number"
+            xs, ys = p[0::2], p[1::2]
+            if min(xs) < -w or max(xs) > 2 * w or min(ys) < -h or max(ys) > 2 * h:
+                return "a polygon lies far outside the image"
+        return None
+    return f"segmentation must be a polygon list or an RLE object, got {type(seg).__name__}"
+
+
+def import_coco(project: Project, path: str | os.PathLike, review: bool = True) -> ImportReport:
+    """Add the COCO file's objects to the project's images (one undo step); see the module doc.
+
+    Raises :class:`ProjectError` for a file that cannot be read at all; objects that cannot be
+    used (unknown image, size mismatch, bad segmentation, empty mask) are skipped and reported.
+    """
+    path = Path(path)
+    try:
+        images, anns, cats = load_instances(path)
+    except DatasetError as e:
+        raise ProjectError(f"cannot import {path}: {e}") from None
+    except RecursionError:
+        raise ProjectError(f"cannot import {path}: it is nested too deeply") from None
+    by_name: dict[str, list[str]] = {}
+    for e in project.images:
+        by_name.setdefault(e.key.rsplit("/", 1)[-1], []).append(e.key)
+    report, items, matched = ImportReport(), [], {}
+    for iid, im in images.items():
+        name = im["file_name"]
+        try:
+            key = schema.check_key(name.replace("\\", "/"), "file_name")
+        except schema.Invalid:
+            key = None
+        if key is None or project.entry(key) is None:
+            cands = by_name.get(name.replace("\\", "/").rsplit("/", 1)[-1], [])
+            key = cands[0] if len(cands) == 1 and (key is not None) else None
+        if key is None:
+            report.skipped.append(f"{name}: not an image of this project (or outside its folder)")
+            continue
+        entry = project.entry(key)
+        try:
+            w, h = entry.upright_size()
+        except (OSError, ValueError) as err:
+            report.skipped.append(f"{name}: {err}")
+            continue
+        if (im["width"], im["height"]) != (w, h):
+            report.skipped.append(f"{name}: the file says {im['width']}x{im['height']}, the image is {w}x{h}")
+            continue
+        matched[iid] = (key, w, h)
+    for aid, a in anns.items():
+        where = f"annotation {aid}"
+        if a["image_id"] not in matched:
+            if a["image_id"] not in images:
+                report.skipped.append(f"{where}: image_id {a['image_id']} is not in 'images'")
+            continue
+        key, w, h = matched[a["image_id"]]
+        problem = _check_segmentation(a["segmentation"], h, w)
+        label = cats.get(a.get("category_id"))
+        exprs = a.get("expressions", [])
+        if not isinstance(exprs, list) or not all(isinstance(s, str) for s in exprs):
+            problem = problem or "'expressions' must be a list of strings"
+        score = a.get("score")
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))
+                                  or not math.isfinite(score)):
+            problem = problem or "'score' must be a finite number"
+        if not isinstance(label, str) or not schema.normalise_label(label):
+            label = (exprs[-1].split() or ["object"])[-1] if exprs and isinstance(exprs[-1], str) else "object"
+        if problem:
+            report.skipped.append(f"{where} on {key}: {problem}")
+            continue
+        try:
+            mask = annotation_mask(a, images[a["image_id"]]) > 0
+        except (ValueError, TypeError, OverflowError, MemoryError) as err:
+            report.skipped.append(f"{where} on {key}: {err}")
+            continue
+        if not mask.any():
+            report.skipped.append(f"{where} on {key}: empty mask")
+            continue
+        try:
+            ann = project.new_annotation(key, label, exprs, mask, source="import",
+                                         review=TO_REVIEW if review else ACCEPTED, score=score)
+        except ProjectError as err:
+            report.skipped.append(f"{where} on {key}: {err}")
+            continue
+        items.append((key, ann))
+    project.add_many(items, f"import {path.name}")
+    report.added = len(items)
+    report.keys = list(dict.fromkeys(k for k, _ in items))
+    report.images = len(report.keys)
+    return report

@@ -1,0 +1,149 @@
+"""Masks held compressed: COCO RLE (pycocotools) as the truth, decoded on demand into a small LRU.
+
+A 12-megapixel boolean mask is 12 MB decoded and a few kilobytes as RLE, so a project keeps only
+the RLE of every annotation and decodes a mask when something asks for its pixels (drawing the
+current image, a brush edit, an export). :class:`MaskCache` keeps the most recently decoded masks
+up to a byte budget, so browsing back and forth over one image does not decode again.
+
+:func:`check_counts` validates compressed counts *before* pycocotools sees them: its C decoder
+writes one byte per counted pixel without checking the total, so counts that add up to more than
+``h * w`` (or that are negative, which wrap to huge unsigned numbers) would write past the buffer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+DEFAULT_BUDGET = 256 << 20  # bytes of decoded masks kept (about twenty 12-megapixel masks)
+_MAX_SIDE = 1 << 20
+
+
+def check_counts(counts: bytes, h: int, w: int) -> str | None:
+    """The problem with compressed RLE ``counts`` for an ``h x w`` mask, or None when valid.
+
+    Mirrors pycocotools' ``rleFrString``: 6-bit characters ``48..111``, 5 data bits each, bit
+    0x20 continues a number, bit 0x10 of the last character is the sign, and from the third
+    number on each number is a delta to the one two places before.
+    """
+    if not isinstance(counts, (bytes, bytearray)):
+        return "counts must be a string"
+    if not (0 < h <= _MAX_SIDE and 0 < w <= _MAX_SIDE):
+        return f"size {h}x{w} is out of range"
+    if not counts:
+        return "counts are empty"
+    c = np.frombuffer(bytes(counts), np.uint8).astype(np.int64) - 48
+    if c.min() < 0 or c.max() > 63:
+        return "counts contain characters outside the RLE alphabet"
+    more = (c & 0x20) != 0
+    if more[-1]:
+        return "counts end in the middle of a number"
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 6:  # pycocotools shifts a C int: more than 6 x 5 bits overflows it
+        return "a count is too large"
+    group = np.repeat(np.arange(len(ends)), lengths)
+    pos = np.arange(len(c)) - starts[group]
+    vals = np.zeros(len(ends), np.int64)
+    np.add.at(vals, group, (c & 0x1F) << (5 * pos))
+    negative = (c[ends] & 0x10) != 0
+    vals[negative] -= np.left_shift(np.int64(1), 5 * lengths[negative])
+    x = vals.copy()  # from the fourth number on, each adds the one two places before
+    x[1::2] = np.cumsum(vals[1::2])
+    x[2::2] = np.cumsum(vals[2::2])
+    if x.min() < 0:
+        return "a count is negative"
+    if x.max() >= 1 << 32:
+        return "a count is too large"
+    if int(x.sum()) != h * w:
+        return f"counts cover {int(x.sum())} pixels, the mask has {h * w}"
+    return None
+
+
+def encode(mask: np.ndarray) -> dict:
+    """``[H, W]`` mask -> pycocotools RLE with ``bytes`` counts (exact)."""
+    m = np.asfortranarray((np.asarray(mask) > 0).astype(np.uint8))
+    rle = mask_utils.encode(m)
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": bytes(rle["counts"])}
+
+
+def decode(rle: dict) -> np.ndarray:
+    """RLE -> read-only bool ``[H, W]``."""
+    m = mask_utils.decode({"size": list(rle["size"]), "counts": rle["counts"]}).astype(bool)
+    m.setflags(write=False)
+    return m
+
+
+def area(rle: dict) -> int:
+    return int(mask_utils.area({"size": list(rle["size"]), "counts": rle["counts"]}))
+
+
+def bbox(rle: dict) -> list[float]:
+    """COCO ``[x, y, w, h]`` without decoding."""
+    return [float(v) for v in mask_utils.toBbox({"size": list(rle["size"]), "counts": rle["counts"]})]
+
+
+class MaskCache:
+    """LRU of decoded masks by token, bounded by bytes (always keeps the newest one)."""
+
+    def __init__(self, budget: int = DEFAULT_BUDGET):
+        self.budget = budget
+        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # the GUI reads masks from worker threads too
+        self.decodes = 0  # how many masks were decoded (benchmarks print it)
+
+    def get(self, token: int, rle: dict) -> np.ndarray:
+        with self._lock:
+            m = self._items.get(token)
+            if m is not None:
+                self._items.move_to_end(token)
+                return m
+        m = decode(rle)
+        with self._lock:
+            self.decodes += 1
+            self._put(token, m)
+        return m
+
+    def put(self, token: int, mask: np.ndarray) -> None:
+        with self._lock:
+            self._put(token, mask)
+
+    def _put(self, token, mask):
+        old = self._items.pop(token, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        self._items[token] = mask
+        self._bytes += mask.nbytes
+        while self._bytes > self.budget and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+    def drop(self, token: int) -> None:
+        with self._lock:
+            old = self._items.pop(token, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+
+CACHE = MaskCache()
+_tokens = itertools.count(1)
+
+
+def new_token() -> int:
+    """A process-wide unique key for one version of one mask (several projects may be open)."""
+    return next(_tokens)

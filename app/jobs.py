@@ -1,10 +1,10 @@
-"""Long jobs with a progress bar and Cancel: batch segmentation (worker thread) and fine-tuning
-(``rismodel train`` in a QProcess, so training never shares the GUI's process or its GIL)."""
+"""Long jobs: batch segmentation (worker thread, progress dialog with Cancel) and fine-tuning
+(``rismodel train`` in a QProcess, so training never shares the GUI's process or its GIL; its
+progress is shown in the status bar by app/finetune.py)."""
 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import yaml
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QProgressDialog
 
 from rismodel.fileio import atomic_write_text
 
+from .frozen import rismodel_command
 from .worker import BatchRequest
 
 STEP_RE = re.compile(r"step (\d+)/(\d+)")
@@ -62,41 +63,48 @@ class BatchJob(QObject):
 
 
 def finetune_command(init: str | None, model_name: str, coco_file: Path, images_dir: Path, run_dir: Path,
-                     steps: int = 200) -> tuple[list[str], Path]:
-    """The ``rismodel train`` arguments and the config file they need (written here)."""
+                     steps: int = 200, lr: float = 1e-5) -> tuple[list[str], Path]:
+    """The ``rismodel train`` command line (program first; the bundled trainer in a frozen app) and
+    the config file it needs (written here)."""
     cfg = {"model": {"name": model_name},
            "data": {"format": "coco", "coco_file": str(coco_file), "images_dir": str(images_dir),
                     "split": "train"},
-           "train": {"max_steps": steps, "batch_size": 4, "lr": 1e-5, "log_every": 5,
-                     "checkpoint_every": steps, "progress": False, "out": str(run_dir)}}
+           "train": {"max_steps": int(steps), "batch_size": 4, "lr": float(lr), "log_every": max(1, min(5, steps)),
+                     "checkpoint_every": int(steps), "progress": False, "out": str(run_dir)}}
     config = run_dir.parent / f"{run_dir.name}.yaml"
     atomic_write_text(config, yaml.safe_dump(cfg, sort_keys=False))
-    args = ["-m", "rismodel.cli", "train", "--config", str(config), "--out", str(run_dir)]
+    argv = rismodel_command() + ["train", "--config", str(config), "--out", str(run_dir)]
     if init:
-        args += ["--init", init]
-    return args, config
+        argv += ["--init", init]
+    return argv, config
 
 
 class FineTuneJob(QObject):
-    """``python -m rismodel.cli train`` in a QProcess; parses ``step i/n`` and the final weights."""
+    """``rismodel train`` in a QProcess (never the GUI's process or its GIL); parses ``step i/n`` and
+    the final weights. No window of its own: the caller shows :attr:`progress` where it likes."""
 
-    finished = Signal(bool, str, str)  # ok, checkpoint path, log tail
+    progress = Signal(int, int, str)  # step, total, the log line
+    finished = Signal(str, str, str)  # outcome (done | cancelled | failed), checkpoint path, log tail
 
-    def __init__(self, args: list[str], parent=None, program: str | None = None):
+    def __init__(self, argv: list[str], parent=None):
         super().__init__(parent)
         self.log: list[str] = []
         self.checkpoint = ""
+        self.step, self.total = 0, 0
         self.cancelled = False
-        self.dialog = _progress(parent, "Fine-tuning on this project's annotations\u2026", 0)
-        self.dialog.canceled.connect(self.cancel)
+        self._over = False
         self.process = QProcess(self)
         self.process.setProcessChannelMode(QProcess.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
-        self.process.start(program or sys.executable, args)
+        self.process.start(argv[0], argv[1:])
 
-    def cancel(self):
+    def running(self) -> bool:
+        return not self._over
+
+    def cancel(self) -> None:
+        """Stop the run (the caller asked the user first); reported as ``cancelled``."""
         self.cancelled = True
         if self.process.state() != QProcess.NotRunning:
             self.process.kill()
@@ -107,22 +115,25 @@ class FineTuneJob(QObject):
             self.log.append(line)
             m = STEP_RE.search(line)
             if m:
-                self.dialog.setMaximum(int(m.group(2)))
-                self.dialog.setValue(int(m.group(1)))
-                self.dialog.setLabelText(line.strip())
+                self.step, self.total = int(m.group(1)), int(m.group(2))
+                self.progress.emit(self.step, self.total, line.strip())
             d = DONE_RE.search(line)
             if d:
                 self.checkpoint = d.group(1)
 
     def _error(self, err):
         if err == QProcess.FailedToStart:
-            self._finish(False)
+            self.log.append(f"cannot start {self.process.program()}: {self.process.errorString()}")
+            self._finish("failed")
 
     def _finished(self, code, _status):
         self._read()
-        self._finish(code == 0 and not self.cancelled and bool(self.checkpoint))
+        if self.cancelled:
+            self._finish("cancelled")
+        else:
+            self._finish("done" if code == 0 and self.checkpoint else "failed")
 
-    def _finish(self, ok):
-        if self.dialog.isVisible():
-            self.dialog.close()
-        self.finished.emit(ok, self.checkpoint, "\n".join(self.log[-15:]))
+    def _finish(self, outcome: str):
+        if not self._over:  # FailedToStart may be followed by finished: report once
+            self._over = True
+            self.finished.emit(outcome, self.checkpoint, "\n".join(self.log[-15:]))

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def no_cuda(monkeypatch):
-    import rismodel.predictor as predictor
+    from rismodel import predictor
 
     monkeypatch.setattr(predictor.torch.cuda, "is_available", lambda: False)  # this machine has no CUDA
 

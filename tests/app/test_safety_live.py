@@ -17,6 +17,7 @@ def fake_model(monkeypatch, make_window):
     """A window whose model answers 'ring' with the left half and 'diamond' with the right half;
     texts containing 'diamond' wait for ``gate`` (a slow request still running)."""
     w = make_window()
+    w.prompt.snap.setChecked(False)  # compare with the model's own mask (snapping to edges is tested elsewhere)
     gate = threading.Event()
     gate.set()
 

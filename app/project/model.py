@@ -462,10 +462,11 @@ class Project:
         return ann
 
     def add(self, key: str, label: str, expression: str | list[str] | None, mask: np.ndarray,
-            **kw) -> Annotation:
+            text: str = "keep mask", **kw) -> Annotation:
+        """Add one annotation (``text``: what the Edit menu says it would undo)."""
         self._writable()
         ann = self.new_annotation(key, label, expression, mask, **kw)
-        self._push(undo.AddAnnotations(key, [ann]))
+        self._push(undo.AddAnnotations(key, [ann], text))
         return ann
 
     def add_many(self, items: list[tuple[str, Annotation]], text: str = "batch") -> None:

@@ -11,7 +11,7 @@
                  "file_raw": "hex bytes",                  # only for a name that is not UTF-8
                  "size": [w, h] | null,                    # upright; required with annotations
                  "annotations": [{"id": int, "label": str, "expressions": [str, ...],
-                                  "visible": bool, "source": "manual" | "batch" | "import",
+                                  "visible": bool, "source": "manual" | "batch" | "import" | "polygon" | "box",
                                   "review": "accepted" | "to_review", "score": float | null,
                                   "rle": {"size": [h, w], "counts": str},
                                   "color": [r, g, b]}]}]}  # v1: per annotation (read only)
@@ -40,7 +40,7 @@ VERSION = 2
 MAX_ID = 2 ** 53  # JSON numbers beyond this are not exact in most readers
 MAX_SIDE = 1 << 17  # 131072 px per side: beyond any photo, far below what RLE sizes can hold
 REVIEW_STATES = ("accepted", "to_review")
-SOURCES = ("manual", "batch", "import")
+SOURCES = ("manual", "batch", "import", "polygon", "box")
 
 
 class Invalid(ValueError):

@@ -8,7 +8,10 @@ The safetensors header's string metadata holds:
 
 Nothing is unpickled. Frozen text-encoder weights that load from their own package or hub name
 are not stored (they are not part of what was trained); loading rebuilds them from the config.
-Every way a file can be wrong raises :class:`CheckpointError` with a message naming the problem.
+Every way a file can be wrong raises :class:`CheckpointError` with a message naming the problem:
+the whole config is checked against its schema before any module is built, a text encoder
+``package:`` name must be one of :data:`~rismodel.modeling.text_encoder.KNOWN_PACKAGES` (checked
+before any import), and weights must be finite.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import ModelConfig, config_from_dict, to_dict
+from .config import ConfigError, ModelConfig, config_from_dict, to_dict
 from .fileio import atomic_write_bytes
+from .modeling.text_encoder import KNOWN_PACKAGES, TextEncoderError
 
 FORMAT = "rismodel-checkpoint/1"
 TEXT_PREFIX = "text_encoder.model."
@@ -53,7 +57,8 @@ def read_header(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        kind = "not a regular file" if path.exists() else "not found"
+        raise CheckpointError(f"checkpoint {kind}: {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -61,13 +66,29 @@ def read_header(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint (truncated or another "
                               f"format?): {e}") from e
     if metadata.get("format") != FORMAT:
+        fmt = metadata.get("format")
         raise CheckpointError(f"{path} is a safetensors file but not a rismodel checkpoint "
-                              f"(format {metadata.get('format')!r}, expected {FORMAT!r})")
+                              f"(format {fmt if len(str(fmt)) < 80 else str(fmt)[:77] + '...'!r}, "
+                              f"expected {FORMAT!r})")
+    if "config" not in metadata:
+        raise CheckpointError(f"{path} has no config in its header")
     try:
-        cfg = config_from_dict(json.loads(metadata["config"]))
-        meta = json.loads(metadata.get("meta", "{}"))
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} has an invalid config: {e}") from e
+        # RecursionError: a config nested thousands of levels deep.
+        data, meta = json.loads(metadata["config"]), json.loads(metadata.get("meta", "{}"))
+    except (ValueError, RecursionError) as e:
+        raise CheckpointError(f"{path}: the header's config or meta is not valid JSON "
+                              f"({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the header's meta must be a JSON object, got {type(meta).__name__}")
+    try:
+        cfg = config_from_dict(data)
+    except ConfigError as e:
+        raise CheckpointError(f"{path} has an invalid config: {e}") from None
+    if cfg.text.name.startswith("package:"):
+        module = cfg.text.name.split(":", 1)[1]
+        if module not in KNOWN_PACKAGES:  # refused here already, so that nothing is ever imported
+            raise CheckpointError(f"{path}: its text encoder package {module!r} is not one this program "
+                                  f"knows (allowed: {', '.join(sorted(KNOWN_PACKAGES))})")
     return cfg, meta
 
 
@@ -75,9 +96,15 @@ def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except Exception as e:
         raise CheckpointError(f"cannot read the weights in {path} (truncated file?): {e}") from e
+    # NaN/inf weights give NaN scores and empty masks that would pass for a result.
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: {len(bad)} weight tensors hold NaN or infinite values "
+                              f"(e.g. {', '.join(bad[:3])}); the checkpoint is broken")
+    return state
 
 
 def load_weights_into(model: nn.Module, cfg: ModelConfig, state: dict[str, torch.Tensor], where: str) -> None:
@@ -88,6 +115,9 @@ def load_weights_into(model: nn.Module, cfg: ModelConfig, state: dict[str, torch
     unexpected = [k for k in state if k not in own]
     wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
              for k in state if k in own and state[k].shape != own[k].shape]
+    wrong += [f"{k} is {state[k].dtype}, the model needs {own[k].dtype}" for k in state
+              if k in own and state[k].dtype != own[k].dtype
+              and not (state[k].is_floating_point() and own[k].is_floating_point())]
     if missing or unexpected or wrong:
         problems = []
         if missing:
@@ -114,7 +144,10 @@ def load_checkpoint(path: str | os.PathLike, expect_architecture: str | None = N
 
     # Stored weights replace the pretrained backbone; never fetch it again.
     cfg_build = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, pretrained=None))
-    model = build_model(cfg_build)
+    try:
+        model = build_model(cfg_build)
+    except TextEncoderError as e:
+        raise CheckpointError(f"{path}: {e}") from None
     load_weights_into(model, cfg, state, str(path))
     model.eval()
     return model, cfg, meta

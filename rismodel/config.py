@@ -11,6 +11,9 @@ stored beside the weights of a checkpoint.
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -146,29 +149,179 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def _build(cls: type, data: dict, where: str) -> Any:
+class ConfigError(ValueError):
+    """A model config does not fit its schema; the message names the key and the problem."""
+
+
+# Sane ranges (inclusive) of every numeric field, keyed "section.field" or "field" (top level, any
+# architecture). They are far beyond the papers' values but keep a config read from a file from
+# allocating gigabytes or building absurd modules; the parameter budget below bounds the products.
+_RANGES: dict[str, tuple[float, float]] = {
+    "backbone.embed_dim": (1, 512), "backbone.depths": (1, 48), "backbone.num_heads": (1, 64),
+    "backbone.window_size": (1, 64), "backbone.drop_path_rate": (0.0, 1.0),
+    "text.max_tokens": (1, 512), "text.hidden_size": (1, 4096), "text.num_layers": (1, 48),
+    "text.num_heads": (1, 64),
+    "input.image_size": (32, 2048), "input.mean": (-10.0, 10.0), "input.std": (1e-6, 10.0),
+    "pixel_decoder.dim": (1, 2048), "pixel_decoder.ffn_dim": (1, 16384),
+    "pixel_decoder.num_layers": (1, 24), "pixel_decoder.num_heads": (1, 64),
+    "pixel_decoder.num_points": (1, 32),
+    "decoder_layers": (1, 24), "decoder_dim": (1, 4096), "decoder_heads": (1, 64),
+    "num_queries": (1, 1000), "pos_weight": (0.0, 1e4), "fusion_heads": (1, 64),
+    "rho": (1e-6, 1.0), "decoder_rounds": (1, 12), "decoder_ffn_dim": (1, 16384),
+    "qm_margin": (0.0, 1e4), "mask_weight": (0.0, 1e4), "dice_weight": (0.0, 1e4),
+    "score_weight": (0.0, 1e4), "qm_weight": (0.0, 1e4), "no_target_weight": (0.0, 1e4),
+}
+MAX_STRING = 4096  # longest name / path a config may hold
+# Rough upper bound on the parameters a config may build (float32: 4 bytes each), so that a small
+# file cannot make the loader allocate gigabytes before the weights are checked against it.
+MAX_PARAMS = 750_000_000
+STAGES = 4  # both architectures fuse language after each of Swin's four stages
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check_value(value: Any, tp: Any, key: str) -> Any:
+    """``value`` converted to the annotated type ``tp`` (lists -> tuples), or a ConfigError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        for alt in args:
+            try:
+                return _check_value(value, alt, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"'{key}' must be {' or '.join(_type_name(a) for a in args)}, "
+                          f"got {type(value).__name__} {_short(value)}")
+    if origin is typing.Literal:
+        if value not in args or not isinstance(value, str):
+            raise ConfigError(f"'{key}' must be one of {list(args)}, got {_short(value)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"'{key}' must be a list, got {type(value).__name__} {_short(value)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            if not 1 <= len(value) <= 64:
+                raise ConfigError(f"'{key}' must have 1 to 64 entries, got {len(value)}")
+            return tuple(_check_value(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"'{key}' must have {len(args)} entries, got {len(value)}")
+        return tuple(_check_value(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"'{key}' must be null, got {_short(value)}")
+        return None
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"'{key}' must be true or false, got {type(value).__name__} {_short(value)}")
+        return value
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"'{key}' must be an integer, got {type(value).__name__} {_short(value)}")
+        return value
+    if tp is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"'{key}' must be a number, got {type(value).__name__} {_short(value)}")
+        if not math.isfinite(value):
+            raise ConfigError(f"'{key}' must be a finite number, got {value}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}' must be a string, got {type(value).__name__} {_short(value)}")
+        if len(value) > MAX_STRING or "\x00" in value:
+            raise ConfigError(f"'{key}' is not a usable name ({len(value)} characters)")
+        return value
+    raise ConfigError(f"'{key}': unsupported field type {tp}")  # a schema bug, not bad input
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else ""
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_range(key: str, value: Any) -> None:
+    field_key = key.split(".", 1)[1] if key.split(".", 1)[0] in _TOP else key
+    bounds = _RANGES.get(field_key)
+    if bounds is None:
+        return
+    lo, hi = bounds
+    for v in value if isinstance(value, tuple) else (value,):
+        if not lo <= v <= hi:
+            raise ConfigError(f"'{field_key}' = {v} is out of range [{lo:g}, {hi:g}]")
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
-        raise TypeError(f"config section '{where}' must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(known))
+        raise ConfigError(f"config section '{where}' must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(str(k) for k in set(data) - known)
     if unknown:
-        raise ValueError(f"unknown config keys in '{where}': {', '.join(unknown)}")
+        raise ConfigError(f"unknown config keys in '{where}': {', '.join(unknown)[:200]}")
     kwargs = {}
     for name, value in data.items():
-        if name in _SUB and isinstance(value, dict):
-            value = _build(_SUB[name], value, f"{where}.{name}")
-        elif isinstance(value, list):
-            value = tuple(value)
+        key = f"{where}.{name}"
+        if name in _SUB:
+            value = _build(_SUB[name], value, key)
+        else:
+            value = _check_value(value, hints[name], key)
+            _check_range(key, value)
         kwargs[name] = value
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict) -> ModelConfig:
-    """Inverse of :func:`to_dict`; rejects unknown keys with a message naming them."""
+def _estimated_params(cfg: ModelConfig) -> int:
+    """Order-of-magnitude parameter count (the big matrices only) of the modules a config builds."""
+    b, p = cfg.backbone, cfg.pixel_decoder
+    n = sum(d * 12 * c * c for d, c in zip(b.depths, b.channels))  # Swin blocks: attention + MLP
+    if cfg.text.random_init or cfg.text.trainable:
+        n += cfg.text.num_layers * 12 * cfg.text.hidden_size ** 2
+    n += p.num_layers * (4 * p.dim * p.dim + 2 * p.dim * p.ffn_dim)
+    n += sum(c * p.dim for c in b.channels)
+    if cfg.architecture == "lgformer":
+        d = cfg.decoder_dim
+        n += cfg.decoder_layers * 24 * d * d + cfg.num_queries * d + sum(c * c for c in b.channels)
+    else:
+        d = cfg.decoder_dim
+        n += cfg.decoder_rounds * 3 * (8 * d * d + 2 * d * cfg.decoder_ffn_dim) + cfg.num_queries * d
+    return n
+
+
+def validate(cfg: ModelConfig) -> ModelConfig:
+    """Cross-field checks a module would otherwise fail on with an assertion or a huge allocation."""
+    b, t, p = cfg.backbone, cfg.text, cfg.pixel_decoder
+    if len(b.depths) != STAGES or len(b.num_heads) != STAGES:
+        raise ConfigError(f"'backbone.depths' and 'backbone.num_heads' need {STAGES} entries (one per "
+                          f"Swin stage), got {len(b.depths)} and {len(b.num_heads)}")
+    for i, (c, h) in enumerate(zip(b.channels, b.num_heads)):
+        if c % h:
+            raise ConfigError(f"stage {i}: width {c} (backbone.embed_dim * 2**{i}) is not divisible by "
+                              f"backbone.num_heads[{i}] = {h}")
+    if cfg.input.image_size % 32:
+        raise ConfigError(f"'input.image_size' must be a multiple of 32 (Swin's patch size times its "
+                          f"three downsamplings), got {cfg.input.image_size}")
+    pairs = [("pixel_decoder.dim", p.dim, "pixel_decoder.num_heads", p.num_heads),
+             ("decoder_dim", cfg.decoder_dim, "decoder_heads", cfg.decoder_heads)]
+    if t.random_init:
+        pairs.append(("text.hidden_size", t.hidden_size, "text.num_heads", t.num_heads))
+    for dim_key, dim, heads_key, heads in pairs:
+        if dim % heads:
+            raise ConfigError(f"'{dim_key}' = {dim} is not divisible by '{heads_key}' = {heads}")
+    n = _estimated_params(cfg)
+    if n > MAX_PARAMS:
+        raise ConfigError(f"the config describes a model of about {n / 1e6:,.0f} M parameters, more than "
+                          f"the {MAX_PARAMS / 1e6:,.0f} M this program builds")
+    return cfg
+
+
+def config_from_dict(data: Any) -> ModelConfig:
+    """Inverse of :func:`to_dict`: the whole config is checked against its schema (types, ranges,
+    cross-field rules) before anything is built; every problem is a :class:`ConfigError`."""
     arch = data.get("architecture") if isinstance(data, dict) else None
-    if arch not in _TOP:
-        raise ValueError(f"config has unknown architecture {arch!r}; expected one of {sorted(_TOP)}")
-    return _build(_TOP[arch], data, arch)
+    if not isinstance(arch, str) or arch not in _TOP:
+        raise ConfigError(f"config has unknown architecture {_short(arch) or type(arch).__name__}; "
+                          f"expected one of {sorted(_TOP)}")
+    return validate(_build(_TOP[arch], data, arch))
 
 
 def with_overrides(cfg: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
@@ -179,9 +332,9 @@ def with_overrides(cfg: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
         parts = key.split(".")
         for p in parts[:-1]:
             if p not in node or not isinstance(node[p], dict):
-                raise ValueError(f"unknown config key '{key}'")
+                raise ConfigError(f"unknown config key '{key}'")
             node = node[p]
         if parts[-1] not in node:
-            raise ValueError(f"unknown config key '{key}'")
+            raise ConfigError(f"unknown config key '{key}'")
         node[parts[-1]] = value
     return config_from_dict(data)

@@ -25,8 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from rismodel.data.masks import bbox_of, mask_to_polygons, mask_to_rle, segmentation_to_mask
-from rismodel.data.refer import DatasetError, read_json
+from rismodel.data.errors import DatasetError
+from rismodel.data.masks import (
+    bbox_of,
+    check_image_size,
+    check_segmentation,
+    mask_to_polygons,
+    mask_to_rle,
+    segmentation_to_mask,
+)
+from rismodel.data.paths import path_inside
+from rismodel.data.refer import read_json
 from rismodel.data.sample import RefSample
 from rismodel.fileio import atomic_write_json
 
@@ -101,12 +110,28 @@ def save_coco(path: str | os.PathLike, data: dict) -> None:
     atomic_write_json(path, data)
 
 
+def _strings(value: object, where: str, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise DatasetError(f"{where}: '{key}' must be a list of strings")
+    return list(value)
+
+
+def _int(entry: dict, key: str, where: str) -> int:
+    value = entry.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DatasetError(f"{where}: '{key}' must be an integer, got {type(value).__name__}")
+    return value
+
+
 def load_coco_refs(path: str | os.PathLike, images_dir: str | os.PathLike | None = None,
-                   split: str | None = None) -> list[RefSample]:
+                   split: str | None = None, allow_outside: bool = False) -> list[RefSample]:
     """One :class:`RefSample` per annotation with expressions, plus one per image's no-target set.
 
     ``images_dir`` defaults to the JSON file's folder; ``split`` keeps only images whose
-    ``split`` field matches (images without one count as ``"train"``).
+    ``split`` field matches (images without one count as ``"train"``). The whole file is checked
+    before anything is returned (types, ids, sizes, segmentations against their image, file names
+    inside ``images_dir`` unless ``allow_outside``); every problem is a :class:`DatasetError`
+    naming the file and the entry.
     """
     path = Path(path)
     data = read_json(path)
@@ -114,37 +139,57 @@ def load_coco_refs(path: str | os.PathLike, images_dir: str | os.PathLike | None
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DatasetError(f"{path}: missing list '{key}'")
     img_dir = Path(images_dir) if images_dir is not None else path.parent
-    cats = {c.get("id"): c.get("name", "") for c in data["categories"] if isinstance(c, dict)}
-    images = {}
+    cats: dict[int, str] = {}
+    for i, c in enumerate(data["categories"]):
+        where = f"{path}: categories[{i}]"
+        if not isinstance(c, dict):
+            raise DatasetError(f"{where}: must be an object")
+        name = c.get("name", "")
+        if not isinstance(name, str):
+            raise DatasetError(f"{where}: 'name' must be a string, got {type(name).__name__}")
+        cats[_int(c, "id", where)] = name
+    images: dict[int, dict] = {}
     for i, im in enumerate(data["images"]):
+        where = f"{path}: images[{i}]"
         for key in ("id", "file_name", "width", "height"):
             if not isinstance(im, dict) or key not in im:
-                raise DatasetError(f"{path}: images[{i}] misses '{key}'")
-        images[im["id"]] = im
-    samples, want = [], (lambda im: split is None or im.get("split", "train") == split)
+                raise DatasetError(f"{where} misses '{key}'")
+        image_id = _int(im, "id", where)
+        if image_id in images:
+            raise DatasetError(f"{where}: image id {image_id} appears twice")
+        height, width = check_image_size(im["height"], im["width"], where)
+        image_split = im.get("split", "train")
+        if not isinstance(image_split, str):
+            raise DatasetError(f"{where}: 'split' must be a string, got {type(image_split).__name__}")
+        images[image_id] = {
+            "id": image_id, "width": width, "height": height, "split": image_split,
+            "path": str(path_inside(img_dir, im["file_name"], where, allow_outside)),
+            "no_target": _strings(im.get("no_target_expressions", []), where, "no_target_expressions")}
+    samples, want = [], (lambda im: split is None or im["split"] == split)
     for i, a in enumerate(data["annotations"]):
         where = f"{path}: annotations[{i}]"
         if not isinstance(a, dict) or "image_id" not in a or "segmentation" not in a or "id" not in a:
             raise DatasetError(f"{where}: needs 'id', 'image_id' and 'segmentation'")
-        im = images.get(a["image_id"])
+        ann_id, image_id = _int(a, "id", where), _int(a, "image_id", where)
+        im = images.get(image_id)
         if im is None:
-            raise DatasetError(f"{where}: image_id {a['image_id']} is not in 'images'")
-        exprs = a.get("expressions", [])
-        if not isinstance(exprs, list) or not all(isinstance(s, str) for s in exprs):
-            raise DatasetError(f"{where}: 'expressions' must be a list of strings")
+            raise DatasetError(f"{where}: image_id {image_id} is not in 'images'")
+        category_id = a.get("category_id")
+        if category_id is not None and (not isinstance(category_id, int) or isinstance(category_id, bool)):
+            raise DatasetError(f"{where}: 'category_id' must be an integer, got {type(category_id).__name__}")
+        exprs = _strings(a.get("expressions", []), where, "expressions")
         if exprs and want(im):
+            check_segmentation(a["segmentation"], im["height"], im["width"], where)
             samples.append(RefSample(
-                image_path=str(img_dir / im["file_name"]), image_id=im["id"], width=im["width"],
-                height=im["height"], sentences=list(exprs), ann_ids=[a["id"]],
-                segmentations=[a["segmentation"]], ref_id=a["id"], split=im.get("split", "train"),
-                categories=[cats.get(a.get("category_id"), "")]))
-    for im in data["images"]:
-        nt = im.get("no_target_expressions", [])
-        if nt and want(im):
+                image_path=im["path"], image_id=image_id, width=im["width"], height=im["height"],
+                sentences=exprs, ann_ids=[ann_id], segmentations=[a["segmentation"]], ref_id=ann_id,
+                split=im["split"], categories=[cats.get(category_id, "")]))
+    for im in images.values():
+        if im["no_target"] and want(im):
             samples.append(RefSample(
-                image_path=str(img_dir / im["file_name"]), image_id=im["id"], width=im["width"],
-                height=im["height"], sentences=list(nt), ann_ids=[], segmentations=[],
-                ref_id=-int(im["id"]), split=im.get("split", "train")))
+                image_path=im["path"], image_id=im["id"], width=im["width"], height=im["height"],
+                sentences=im["no_target"], ann_ids=[], segmentations=[], ref_id=-im["id"],
+                split=im["split"]))
     return samples
 
 

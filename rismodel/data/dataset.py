@@ -16,7 +16,6 @@ import torch
 from PIL import Image
 
 from rismodel.data.sample import RefSample
-from rismodel.imageio import load_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -84,11 +83,7 @@ class RISDataset(torch.utils.data.Dataset):
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Upright RGB image and its ground-truth mask at the original resolution."""
         s = self.samples[i]
-        image = load_image(s.image_path)
-        if image.shape[:2] != (s.height, s.width):
-            raise ValueError(f"{s.image_path}: image is {image.shape[1]}x{image.shape[0]} but its "
-                             f"annotation says {s.width}x{s.height}")
-        return image, s.mask()
+        return s.load_image(), s.mask()
 
     def __getitem__(self, k: int) -> dict:
         i, j = self.index[k]

@@ -19,48 +19,161 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from rismodel.data.errors import DatasetError
+from rismodel.imageio import DEFAULT_MAX_PIXELS
+
 Segmentation = list | dict
 
 
-def _check_polygons(polys: Any, where: str) -> list[list[float]]:
+# Polygon vertices may lie outside the image (annotators overshoot) but within one image size of
+# it; pycocotools turns each coordinate into a C int (1e10 overflows it) and allocates memory in
+# proportion to the outline's length (5 samples per pixel), so both are bounded before it runs.
+MAX_POLYGON_PERIMETER = 4_000_000  # pixels, all parts of one annotation (mask_to_polygons keeps to it)
+
+
+def check_image_size(height: Any, width: Any, where: str) -> tuple[int, int]:
+    """``(height, width)`` of a mask, or a DatasetError (not positive ints, or too many pixels)."""
+    for name, v in (("height", height), ("width", width)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise DatasetError(f"{where}: {name} must be a positive integer, got {_short(v)}")
+    height, width = int(height), int(width)
+    if height * width > DEFAULT_MAX_PIXELS:
+        raise DatasetError(f"{where}: {width}x{height} is more than the {DEFAULT_MAX_PIXELS / 1e6:.0f} "
+                           "megapixels an image may have")
+    return height, width
+
+
+def _check_polygons(polys: Any, height: int, width: int, where: str) -> list[list[float]]:
     if not isinstance(polys, list) or not polys:
-        raise ValueError(f"{where}: polygon segmentation must be a non-empty list of lists")
-    out = []
+        raise DatasetError(f"{where}: polygon segmentation must be a non-empty list of lists")
+    out, perimeter = [], 0.0
     for i, p in enumerate(polys):
-        if not isinstance(p, (list, tuple)) or not all(isinstance(v, (int, float)) for v in p):
-            raise ValueError(f"{where}: polygon {i} must be a flat list of numbers [x1, y1, x2, y2, ...]")
+        if not isinstance(p, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in p):
+            raise DatasetError(f"{where}: polygon {i} must be a flat list of numbers [x1, y1, x2, y2, ...]")
         if len(p) % 2 or len(p) < 6:
-            raise ValueError(f"{where}: polygon {i} has {len(p)} numbers; need an even count >= 6 "
-                             "(at least 3 points)")
-        out.append([float(v) for v in p])
+            raise DatasetError(f"{where}: polygon {i} has {len(p)} numbers; need an even count >= 6 "
+                               "(at least 3 points)")
+        try:
+            xy = np.asarray(p, dtype=np.float64).reshape(-1, 2)
+        except OverflowError:  # an int beyond float range
+            raise DatasetError(f"{where}: polygon {i} has a coordinate out of range") from None
+        if not np.isfinite(xy).all():
+            raise DatasetError(f"{where}: polygon {i} has a NaN or infinite coordinate")
+        x, y = xy[:, 0], xy[:, 1]
+        if x.min() < -width or x.max() > 2 * width or y.min() < -height or y.max() > 2 * height:
+            raise DatasetError(f"{where}: polygon {i} has points far outside the {width}x{height} image "
+                               f"(x {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
+        perimeter += float(np.maximum(np.abs(np.diff(x, append=x[:1])), np.abs(np.diff(y, append=y[:1]))).sum())
+        out.append(xy.ravel().tolist())
+    if perimeter > MAX_POLYGON_PERIMETER:
+        raise DatasetError(f"{where}: the polygons' outline is {perimeter:,.0f} pixels long, more than the "
+                           f"{MAX_POLYGON_PERIMETER:,} allowed")
     return out
+
+
+def _rle_counts(counts: str | bytes, where: str) -> np.ndarray:
+    """Run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, vectorised)."""
+    try:
+        raw = counts.encode("ascii") if isinstance(counts, str) else counts
+    except UnicodeEncodeError:
+        raise DatasetError(f"{where}: RLE 'counts' holds characters outside the COCO alphabet") from None
+    c = np.frombuffer(raw, np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, np.int64)
+    if c.min() < 0 or c.max() > 63:
+        raise DatasetError(f"{where}: RLE 'counts' holds characters outside the COCO alphabet")
+    end = (c & 0x20) == 0
+    if not end[-1]:
+        raise DatasetError(f"{where}: RLE 'counts' is truncated")
+    ends = np.flatnonzero(end)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 7:  # 7 characters hold 35 bits: more is no 32-bit count
+        raise DatasetError(f"{where}: RLE 'counts' holds a run too long to be real")
+    k = np.arange(c.size) - np.repeat(starts, lengths)
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    negative = (c[ends] & 0x10) != 0
+    x = np.where(negative, x - (np.int64(1) << (5 * lengths)), x)
+    runs = x.copy()
+    if runs.size > 3:  # from the 4th on, each is a delta to the run two before it
+        runs[3::2] = runs[1] + np.cumsum(x[3::2])
+        runs[4::2] = runs[2] + np.cumsum(x[4::2])
+    return runs
+
+
+def _check_rle(seg: dict, height: int, width: int, where: str) -> dict:
+    """A pycocotools-ready RLE, checked so that decoding cannot write outside the mask."""
+    if "counts" not in seg or "size" not in seg:
+        raise DatasetError(f"{where}: RLE needs 'counts' and 'size'")
+    size = seg["size"]
+    if not isinstance(size, (list, tuple)) or [v for v in size] != [height, width]:
+        raise DatasetError(f"{where}: RLE size {_short(size)} does not match the image size [{height}, {width}]")
+    counts = seg["counts"]
+    if isinstance(counts, list):  # uncompressed RLE
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
+            raise DatasetError(f"{where}: uncompressed RLE 'counts' must be a list of integers")
+        if len(counts) > height * width + 1:
+            raise DatasetError(f"{where}: RLE has more runs than the mask has pixels")
+        if counts and (min(counts) < 0 or max(counts) > height * width):
+            raise DatasetError(f"{where}: RLE has a run length outside 0..{height * width}")
+        total = int(sum(counts))
+        rle: dict = {"size": [height, width], "counts": counts}
+    elif isinstance(counts, (str, bytes)):
+        runs = _rle_counts(counts, where)
+        if runs.size and (runs.min() < 0 or runs.max() > height * width):
+            raise DatasetError(f"{where}: RLE has a run length outside 0..{height * width}")
+        total = int(runs.sum())
+        rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    else:
+        raise DatasetError(f"{where}: RLE 'counts' must be a string or a list of ints")
+    if total != height * width:
+        raise DatasetError(f"{where}: RLE runs cover {total:,} pixels, the {width}x{height} mask has "
+                           f"{height * width:,}")
+    return rle
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_segmentation(seg: Any, height: int, width: int, where: str = "segmentation") -> None:
+    """Refuse (DatasetError) a segmentation pycocotools could not decode safely; decodes nothing."""
+    _checked(seg, height, width, where)
+
+
+def _checked(seg: Any, height: int, width: int, where: str) -> list:
+    """The pycocotools RLE objects of a checked segmentation (one per part)."""
+    height, width = check_image_size(height, width, where)
+    if isinstance(seg, list) and seg and all(isinstance(s, dict) for s in seg):
+        return [r for s in seg for r in _checked(s, height, width, where)]
+    if isinstance(seg, list):
+        return [("poly", _check_polygons(seg, height, width, where))]
+    if isinstance(seg, dict):
+        rle = _check_rle(seg, height, width, where)
+        return [("rle", rle)]
+    raise DatasetError(f"{where}: must be a polygon list or an RLE dict, got {type(seg).__name__}")
 
 
 def segmentation_to_mask(seg: Segmentation, height: int, width: int, where: str = "segmentation"
                          ) -> np.ndarray:
-    """COCO polygons or RLE (or a list of RLEs, as in refclef) -> ``uint8 [H, W]`` in {0, 1}."""
-    if isinstance(seg, list) and seg and all(isinstance(s, dict) for s in seg):
-        return merge_masks([segmentation_to_mask(s, height, width, where) for s in seg], height, width)
-    if isinstance(seg, list):
-        polys = _check_polygons(seg, where)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
-    elif isinstance(seg, dict):
-        if "counts" not in seg or "size" not in seg:
-            raise ValueError(f"{where}: RLE needs 'counts' and 'size'")
-        size = list(seg["size"])
-        if size != [height, width]:
-            raise ValueError(f"{where}: RLE size {size} does not match the image size [{height}, {width}]")
-        counts = seg["counts"]
-        if isinstance(counts, list):  # uncompressed RLE
-            rle = mask_utils.frPyObjects(seg, height, width)
-        elif isinstance(counts, (str, bytes)):
-            rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    """COCO polygons or RLE (or a list of RLEs, as in refclef) -> ``uint8 [H, W]`` in {0, 1}.
+
+    Everything is checked first (:func:`check_segmentation`): pycocotools trusts its input and
+    writes past its buffers on RLE runs that overshoot the mask.
+    """
+    out = None
+    for kind, part in _checked(seg, height, width, where):
+        if kind == "poly":
+            rle = mask_utils.merge(mask_utils.frPyObjects(part, height, width))
+        elif isinstance(part["counts"], list):
+            rle = mask_utils.frPyObjects(part, height, width)
         else:
-            raise ValueError(f"{where}: RLE 'counts' must be a string or a list of ints")  # noqa: TRY004 (bad file content)
-    else:
-        raise ValueError(  # noqa: TRY004 (bad file content, not a programming error)
-            f"{where}: must be a polygon list or an RLE dict, got {type(seg).__name__}")
-    return mask_utils.decode(rle).astype(np.uint8)
+            rle = part
+        m = mask_utils.decode(rle).astype(np.uint8)
+        out = m if out is None else (out | m)
+    return out
 
 
 def merge_masks(masks: list[np.ndarray], height: int, width: int) -> np.ndarray:
@@ -166,6 +279,10 @@ def mask_to_polygons(mask: np.ndarray) -> list[list[float]] | None:
         pts = _simplify(loop)
         polys.append([float(v) for p in pts for v in p])
     h, w = mask.shape
-    if not np.array_equal(segmentation_to_mask(polys, h, w), mask):
+    try:
+        decoded = segmentation_to_mask(polys, h, w)
+    except DatasetError:  # an outline too long for readers to accept: RLE holds it instead
+        return None
+    if not np.array_equal(decoded, mask):
         return None
     return polys

@@ -21,6 +21,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+from rismodel.data.errors import DatasetError
+from rismodel.data.masks import check_image_size, check_segmentation
+from rismodel.data.paths import path_inside
 from rismodel.data.restricted_pickle import load_plain_pickle
 from rismodel.data.sample import RefSample
 
@@ -40,8 +43,8 @@ KNOWN_SPLITS = {
 }
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing or malformed; the message names the file and the field."""
+__all__ = ["DatasetError", "default_images_dir", "load_dataset", "load_instances", "read_json"]
+MAX_JSON_BYTES = 2 * 1024 * 1024 * 1024  # the largest real file (gRefCOCO's instances) is ~0.3 GB
 
 
 def default_images_dir(data_root: str | os.PathLike, dataset: str) -> Path:
@@ -65,13 +68,23 @@ def _field(entry: Any, key: str, where: str, types: type | tuple[type, ...]) -> 
 
 
 def read_json(path: Path):
-    """Parse a dataset JSON file; a missing or malformed file is a DatasetError naming it."""
+    """Parse a dataset JSON file; a missing, unreadable or malformed file is a DatasetError naming it."""
+    path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
+        raise DatasetError(f"{path}: file not found" if not path.exists() else f"{path}: not a regular file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: not valid JSON ({e})") from None
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise DatasetError(f"{path}: larger than the {MAX_JSON_BYTES:,} bytes a dataset file may have")
+        text = path.read_bytes().decode("utf-8")
+        return json.loads(text)
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: not usable JSON (nested too deeply)") from None
+    except MemoryError:
+        raise DatasetError(f"{path}: too large to load into memory") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an int of too many digits
+        raise DatasetError(f"{path}: not valid JSON ({str(e)[:200]})") from None
 
 
 def load_instances(path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[int, str]]:
@@ -82,15 +95,22 @@ def load_instances(path: Path) -> tuple[dict[int, dict], dict[int, dict], dict[i
     images, anns, cats = {}, {}, {}
     for i, im in enumerate(_field(data, "images", str(path), list)):
         where = f"{path}: images[{i}]"
-        images[_field(im, "id", where, int)] = {
-            "file_name": _field(im, "file_name", where, str),
-            "width": _field(im, "width", where, int), "height": _field(im, "height", where, int)}
+        image_id = _field(im, "id", where, int)
+        if image_id in images:
+            raise DatasetError(f"{where}: image id {image_id} appears twice")
+        h, w = check_image_size(_field(im, "height", where, int), _field(im, "width", where, int), where)
+        images[image_id] = {"file_name": _field(im, "file_name", where, str), "width": w, "height": h}
     for i, a in enumerate(_field(data, "annotations", str(path), list)):
         where = f"{path}: annotations[{i}]"
         _field(a, "image_id", where, int)
         _field(a, "segmentation", where, (list, dict))
-        anns[_field(a, "id", where, int)] = a
-    for i, c in enumerate(data.get("categories", [])):
+        if "category_id" in a and not isinstance(a["category_id"], (int, type(None))):
+            raise DatasetError(f"{where}: field 'category_id' has type {type(a['category_id']).__name__}")
+        ann_id = _field(a, "id", where, int)
+        if ann_id in anns:
+            raise DatasetError(f"{where}: annotation id {ann_id} appears twice")
+        anns[ann_id] = a
+    for i, c in enumerate(_field(data, "categories", str(path), list) if "categories" in data else []):
         where = f"{path}: categories[{i}]"
         cats[_field(c, "id", where, int)] = _field(c, "name", where, str)
     return images, anns, cats
@@ -120,7 +140,8 @@ def _ann_ids(ref: dict, where: str) -> list[int]:
 
 
 def _build_samples(refs: Any, refs_path: Path, split: str, images: dict, anns: dict, cats: dict,
-                   images_dir: Path, inst_path: Path) -> tuple[list[RefSample], set[str]]:
+                   images_dir: Path, inst_path: Path, allow_outside: bool = False
+                   ) -> tuple[list[RefSample], set[str]]:
     if not isinstance(refs, list):
         raise DatasetError(f"{refs_path}: must hold a list of refs, got {type(refs).__name__}")
     samples, splits = [], set()
@@ -143,8 +164,12 @@ def _build_samples(refs: Any, refs_path: Path, split: str, images: dict, anns: d
                 raise DatasetError(f"{where}: ann_id {a} belongs to image {anns[a]['image_id']}, "
                                    f"not {image_id}")
         im = images[image_id]
+        for a in ids:  # checked now (cheap, nothing decoded), not in the middle of a training run
+            check_segmentation(anns[a]["segmentation"], im["height"], im["width"],
+                               f"{inst_path}: annotation {a}")
+        image_path = path_inside(images_dir, im["file_name"], f"{inst_path}: image {image_id}", allow_outside)
         samples.append(RefSample(
-            image_path=str(images_dir / im["file_name"]), image_id=image_id, width=im["width"],
+            image_path=str(image_path), image_id=image_id, width=im["width"],
             height=im["height"], sentences=_sentences(ref, where), ann_ids=ids,
             segmentations=[anns[a]["segmentation"] for a in ids], ref_id=ref_id, split=ref_split,
             categories=[cats.get(anns[a].get("category_id"), "") for a in ids]))
@@ -153,11 +178,14 @@ def _build_samples(refs: Any, refs_path: Path, split: str, images: dict, anns: d
 
 def load_dataset(data_root: str | os.PathLike, dataset: str, split_by: str, split: str,
                  images_dir: str | os.PathLike | None = None,
-                 fmt: Literal["auto", "refer", "grefs"] = "auto") -> list[RefSample]:
+                 fmt: Literal["auto", "refer", "grefs"] = "auto", allow_outside: bool = False
+                 ) -> list[RefSample]:
     """All refs of one split as :class:`RefSample` (one per referred target).
 
     ``fmt="auto"`` reads ``refs(<split_by>).p`` when present (single-target refer protocol), else
     ``grefs(<split_by>).json``; ``"grefs"`` forces the generalised file (multi/no-target).
+    Image ``file_name`` values must stay inside the images folder unless ``allow_outside``.
+    Every problem with the files is a :class:`DatasetError` naming the file.
     """
     root = Path(data_root) / dataset
     if not root.is_dir():
@@ -173,15 +201,10 @@ def load_dataset(data_root: str | os.PathLike, dataset: str, split_by: str, spli
         raise DatasetError(f"{refs_path}: file not found")
     inst_path = root / "instances.json"
     images, anns, cats = load_instances(inst_path)
-    if fmt == "refer":
-        try:
-            refs = load_plain_pickle(refs_path)
-        except ValueError as e:
-            raise DatasetError(str(e)) from None
-    else:
-        refs = read_json(refs_path)
+    refs = load_plain_pickle(refs_path) if fmt == "refer" else read_json(refs_path)
     img_dir = Path(images_dir) if images_dir is not None else default_images_dir(data_root, dataset)
-    samples, splits = _build_samples(refs, refs_path, split, images, anns, cats, img_dir, inst_path)
+    samples, splits = _build_samples(refs, refs_path, split, images, anns, cats, img_dir, inst_path,
+                                     allow_outside)
     if not samples:
         has = ", ".join(sorted(splits)) or "no refs at all"
         if split in KNOWN_SPLITS.get(split_by, ()):

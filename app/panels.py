@@ -17,6 +17,17 @@ def colour_icon(rgb) -> QIcon:
     return QIcon(pm)
 
 
+def annotation_text(a) -> str:
+    """``label  #id  "first expression" (+n)`` and, for a batch result not yet reviewed, its score."""
+    text = f"{a.label}  #{a.id}"
+    if a.expressions:
+        text += f"  \u201c{a.expressions[0]}\u201d" + (f" (+{len(a.expressions) - 1})" if len(a.expressions) > 1 else "")
+    if getattr(a, "review", "accepted") == "to_review":
+        score = getattr(a, "score", None)
+        text += "  \u2014 to review" + ("" if score is None else f" (score {score:.2f})")
+    return text
+
+
 class FilePanel(QListWidget):
     """One row per image: ``name  (n)``; emits the key of the chosen image."""
 
@@ -37,7 +48,8 @@ class FilePanel(QListWidget):
         self.blockSignals(False)
 
     def _label(self, item, n):
-        item.setText(f"{item.data(Qt.UserRole)}  ({n})")
+        missing = "  \u2014 missing" if item.data(Qt.UserRole + 7) else ""  # set by app/safety.py
+        item.setText(f"{item.data(Qt.UserRole)}  ({n}){missing}")
 
     def set_count(self, key: str, n: int) -> None:
         item = self._item(key)
@@ -97,8 +109,9 @@ class AnnotationPanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for a in anns:
-            item = QListWidgetItem(colour_icon(a.color), f"{a.label}  #{a.id}" +
-                                   (f"  \u201c{a.expressions[0]}\u201d" if a.expressions else ""))
+            item = QListWidgetItem(colour_icon(a.color), annotation_text(a))
+            if getattr(a, "review", "accepted") == "to_review":
+                item.setForeground(QColor(179, 107, 0))  # the verdict line's "unsure" orange
             item.setData(Qt.UserRole, a.id)
             item.setFlags(item.flags() | Qt.ItemIsUserCheckable)
             item.setCheckState(Qt.Checked if a.visible else Qt.Unchecked)

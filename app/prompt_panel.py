@@ -1,4 +1,5 @@
-"""The prompt panel: expression box (debounced), threshold, overlay look, tools, model verdict."""
+"""The prompt panel: expression box (debounced), threshold (value shown), edge snapping, overlay look,
+tools, model verdict."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QColorDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -29,6 +32,10 @@ class PromptPanel(QWidget):
     overlayChanged = Signal(tuple, float)  # rgb, opacity
     toolChanged = Signal(str)
     radiusChanged = Signal(int)
+    snapChanged = Signal(bool)  # "Snap to edges" of the live mask
+
+    TOOLS = (("pan", "Pan (V)"), ("brush", "Brush (B)"), ("erase", "Eraser (E)"),
+             ("polygon", "Polygon (P)"), ("box", "Box (R)"), ("edit", "Vertices (J)"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -44,7 +51,13 @@ class PromptPanel(QWidget):
         self.verdict.setWordWrap(True)
 
         self.threshold = QSlider(Qt.Horizontal, minimum=1, maximum=99, value=50)
+        self.threshold_label = QLabel("0.50")
+        self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(f"{v / 100:.2f}"))
         self.threshold.valueChanged.connect(lambda v: self.thresholdChanged.emit(v / 100))
+        self.snap = QCheckBox("Snap to edges")
+        self.snap.setToolTip("Refine the live mask along the image's edges (guided filter on the "
+                             "probability map); Edit > Snap selected annotation to edges does it for a kept one.")
+        self.snap.toggled.connect(self.snapChanged)
         self.opacity = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
         self.opacity.valueChanged.connect(lambda _v: self._overlay())
         self.colour_button = QPushButton()
@@ -52,18 +65,23 @@ class PromptPanel(QWidget):
         self.radius = QSpinBox(minimum=1, maximum=500, value=8, suffix=" px")
         self.radius.valueChanged.connect(self.radiusChanged)
 
-        tools = QHBoxLayout()
+        tools = QGridLayout()
         self.tool_group = QButtonGroup(self)
-        for name, text in (("pan", "Pan (V)"), ("brush", "Brush (B)"), ("erase", "Eraser (E)")):
+        for i, (name, text) in enumerate(self.TOOLS):
             b = QToolButton(text=text, checkable=True)
             b.setObjectName(f"tool_{name}")
+            b.setFocusPolicy(Qt.NoFocus)  # a click on a tool must not take the keys from the canvas
             b.clicked.connect(lambda _=False, n=name: self.set_tool(n))
             self.tool_group.addButton(b)
-            tools.addWidget(b)
+            tools.addWidget(b, i // 3, i % 3)
         self.tool_group.buttons()[0].setChecked(True)
 
         form = QFormLayout()
-        form.addRow("Threshold", self.threshold)
+        row = QHBoxLayout()
+        row.addWidget(self.threshold)
+        row.addWidget(self.threshold_label)
+        form.addRow("Threshold", row)
+        form.addRow("", self.snap)
         form.addRow("Overlay colour", self.colour_button)
         form.addRow("Opacity", self.opacity)
         form.addRow("Brush size", self.radius)
@@ -91,6 +109,9 @@ class PromptPanel(QWidget):
         self._paint_button()
         self._overlay()
 
+    def tool(self) -> str:
+        return next((b.objectName()[5:] for b in self.tool_group.buttons() if b.isChecked()), "pan")
+
     def set_tool(self, name: str) -> None:
         for b in self.tool_group.buttons():
             b.setChecked(b.objectName() == f"tool_{name}")
@@ -100,6 +121,12 @@ class PromptPanel(QWidget):
         colours = {"ok": "", "warn": "color: #b36b00;", "none": "color: #c0392b; font-weight: bold;"}
         self.verdict.setStyleSheet(colours[level])
         self.verdict.setText(text)
+
+    def clear_expression(self) -> None:
+        """Empty the box and tell the live segmenter at once (Esc): the live mask goes away."""
+        self._debounce.stop()
+        self.expression.clear()
+        self.expressionChanged.emit("")
 
     def flush(self) -> None:
         """Emit the pending debounced expression now (tests, Enter before the pause ends)."""

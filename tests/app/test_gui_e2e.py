@@ -34,7 +34,7 @@ def test_open_type_keep_brush_undo_export(qtbot, make_window, demo_folder, tmp_p
     _type_and_wait(qtbot, w, "the ring")
     assert w.status_latency.text().endswith("on CPU") and "ms" in w.status_latency.text()
     assert not w.canvas._live.pixmap().isNull()  # the live overlay is on screen
-    live_mask = w.live.mask().copy()
+    live_mask = w.flow.snap.mask(wait=True).copy()  # what the canvas shows: snapped to edges by default
 
     qtbot.keyClick(w.prompt.expression, Qt.Key_Return)  # Enter keeps the mask
     [ann] = w.project.annotations("synth_scene_1.jpg")

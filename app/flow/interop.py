@@ -1,0 +1,62 @@
+"""Interoperability from the File menu: import a COCO file into the project (to review and correct
+what ``rismodel annotate`` wrote on a server), export labelme JSON per image and YOLO segmentation
+labels besides COCO. The formats themselves are in export.py / the project layer (Qt-free).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFileDialog
+
+from .. import dialogs, export
+
+
+class Interop:
+    def __init__(self, window):
+        self.w = window
+
+    def _project(self):
+        if self.w.project is None:
+            dialogs.show_error(self.w, "No project", "Open images or a folder first.")
+        return self.w.project
+
+    def import_coco(self, path: str | None = None) -> int | None:
+        p = self._project()
+        if p is None:
+            return None
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.w, "Import COCO JSON", str(p.folder), "COCO JSON (*.json)")
+        if not path:
+            return None
+        try:
+            report = p.import_coco(path)
+        except (OSError, ValueError) as e:
+            dialogs.show_error(self.w, "Import failed", str(e))
+            return None
+        self.w._refresh_annotations()
+        self.w.flow.labels.refresh()
+        for e in p.images:
+            self.w.files.set_count(e.key, p.count(e.key))
+        n = getattr(report, "added", report)
+        self.w.statusBar().showMessage(f"Imported {n} annotation(s) from {path} (to review).", 8000)
+        return n
+
+    def _export(self, kind: str, fn, folder: str | None) -> bool:
+        p = self._project()
+        if p is None:
+            return False
+        folder = folder or QFileDialog.getExistingDirectory(self.w, f"Export {kind}", str(p.folder))
+        if not folder:
+            return False
+        try:
+            written = fn(p, folder)
+        except (OSError, ValueError) as e:
+            dialogs.show_error(self.w, "Export failed", str(e))
+            return False
+        self.w.statusBar().showMessage(f"Wrote {len(written)} {kind} file(s) to {folder}", 8000)
+        return True
+
+    def export_labelme(self, folder: str | None = None) -> bool:
+        return self._export("labelme JSON", export.export_labelme, folder)
+
+    def export_yolo(self, folder: str | None = None) -> bool:
+        return self._export("YOLO label", export.export_yolo, folder)

@@ -1,0 +1,1 @@
+"""Drawing tools that create or edit annotations by hand (Qt-free rasterisation)."""

@@ -1,0 +1,1 @@
+"""Side-panel widgets of the annotator's flow (labels, expressions, review)."""

@@ -192,10 +192,14 @@ def _yolo_polygons(mask: np.ndarray) -> list[np.ndarray]:
     """Polygons in pixel-corner coordinates: exact when the mask has no hole (COCO rasteriser),
     else the outer contours (YOLO segmentation cannot hold holes: they are filled)."""
     polys = mask_to_polygons(mask)
-    if polys is not None:
-        return [np.asarray(p, float).reshape(-1, 2) for p in polys]
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [c.reshape(-1, 2).astype(float) + 0.5 for c in contours if len(c) >= 3]
+    if polys is None and mask.any():  # holes: trace the filled outer boundary exactly
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        filled = np.zeros(mask.shape, np.uint8)
+        cv2.drawContours(filled, contours, -1, 1, thickness=-1)
+        polys = mask_to_polygons(filled)
+        if polys is None:  # pragma: no cover - traced polygons always decode back; centres as a last resort
+            return [c.reshape(-1, 2).astype(float) + 0.5 for c in contours if len(c) >= 3]
+    return [np.asarray(p, float).reshape(-1, 2) for p in polys or []]
 
 
 def export_yolo(project: Project, folder: str | Path, reviewed_only: bool = False

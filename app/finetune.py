@@ -226,6 +226,13 @@ class FineTune(QObject):
         if answer == QMessageBox.Yes:
             self.w.load_model(checkpoint)
 
+    def confirm_quit(self) -> bool:
+        if self.job is None:
+            return True
+        return QMessageBox.question(self.w, "Quit", "A fine-tuning run is going; quitting stops it and discards "
+                                    "the run. Quit anyway?", QMessageBox.Yes | QMessageBox.No,
+                                    QMessageBox.No) == QMessageBox.Yes
+
     def stop_quietly(self) -> None:
         """The window closes: end the run without asking (the user already confirmed quitting)."""
         if self.job is not None:

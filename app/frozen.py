@@ -1,0 +1,62 @@
+"""Helpers for running from a frozen (PyInstaller one-folder) build as well as from source.
+
+The frozen build holds two executables in one folder: ``ris-studio`` (windowed GUI) and
+``rismodel`` (console CLI). Code that starts the CLI in a subprocess (fine-tuning) must not
+assume a Python interpreter exists: use :func:`rismodel_command`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_DIR_NAME = "ris-studio"  # Linux (XDG) folder name
+APP_DISPLAY_NAME = "RIS Studio"  # macOS / Windows folder name
+RUN_RISMODEL = "--run-rismodel"  # ris-studio --run-rismodel ARGS... == rismodel ARGS...
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+def rismodel_command() -> list[str]:
+    """The argv prefix that runs the ``rismodel`` CLI; append the subcommand and its arguments.
+
+    Unfrozen: ``[sys.executable, "-m", "rismodel.cli"]``. Frozen: the bundled console
+    executable next to this one, or this executable with ``--run-rismodel`` when it is missing.
+    """
+    if not is_frozen():
+        return [sys.executable, "-m", "rismodel.cli"]
+    exe = Path(sys.executable)
+    cli = exe.with_name("rismodel.exe" if sys.platform == "win32" else "rismodel")
+    if cli.is_file() and cli != exe:
+        return [str(cli)]
+    return [str(exe), RUN_RISMODEL]
+
+
+def user_data_dir() -> Path:
+    """A writable per-user folder outside the install folder (created): runs, logs."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP_DISPLAY_NAME
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support" / APP_DISPLAY_NAME
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / APP_DIR_NAME
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def ensure_std_streams() -> None:
+    """A windowed build (no console) has ``sys.stdout``/``sys.stderr`` set to None; libraries
+    that print (tqdm, warnings, logging) would then raise. Send them to a log file instead."""
+    if sys.stdout is not None and sys.stderr is not None:
+        return
+    try:
+        log = open(user_data_dir() / "ris-studio.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+    except OSError:
+        log = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stdout is None:
+        sys.stdout = log
+    if sys.stderr is None:
+        sys.stderr = log

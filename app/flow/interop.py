@@ -8,6 +8,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QFileDialog
 
 from .. import dialogs, export
+from ..project import ProjectError
+from ..project.interop import import_coco
 
 
 class Interop:
@@ -19,7 +21,9 @@ class Interop:
             dialogs.show_error(self.w, "No project", "Open images or a folder first.")
         return self.w.project
 
-    def import_coco(self, path: str | None = None) -> int | None:
+    def import_coco(self, path: str | None = None):
+        """File > Import COCO JSON: the file's objects join the project "to review" (one undo
+        step); objects that do not fit an image of the project are listed, never fatal."""
         p = self._project()
         if p is None:
             return None
@@ -28,17 +32,17 @@ class Interop:
         if not path:
             return None
         try:
-            report = p.import_coco(path)
-        except (OSError, ValueError) as e:
+            report = import_coco(p, path, review=True)
+        except (ProjectError, OSError, ValueError) as e:
             dialogs.show_error(self.w, "Import failed", str(e))
             return None
-        self.w._refresh_annotations()
-        self.w.flow.labels.refresh()
-        for e in p.images:
-            self.w.files.set_count(e.key, p.count(e.key))
-        n = getattr(report, "added", report)
-        self.w.statusBar().showMessage(f"Imported {n} annotation(s) from {path} (to review).", 8000)
-        return n
+        self.w.statusBar().showMessage(report.summary()[:1].upper() + report.summary()[1:] +
+                                       ("; Ctrl+D goes to the first to review." if report.added else ""), 10000)
+        if report.skipped:
+            dialogs.show_error(self.w, "Some objects were not imported", "\n".join(report.skipped[:40]))
+        if report.added and self.w.key not in report.keys:
+            self.w.flow.review.next_to_review()
+        return report
 
     def _export(self, kind: str, fn, folder: str | None) -> bool:
         p = self._project()
@@ -48,11 +52,13 @@ class Interop:
         if not folder:
             return False
         try:
-            written = fn(p, folder)
+            written, skipped = fn(p, folder)
         except (OSError, ValueError) as e:
             dialogs.show_error(self.w, "Export failed", str(e))
             return False
         self.w.statusBar().showMessage(f"Wrote {len(written)} {kind} file(s) to {folder}", 8000)
+        if skipped:
+            dialogs.show_error(self.w, "Some images were skipped", "\n".join(skipped))
         return True
 
     def export_labelme(self, folder: str | None = None) -> bool:

@@ -30,6 +30,7 @@ class Opening:
             window.restoreGeometry(geometry)
         if state is not None:
             window.restoreState(state)
+        window.actions["cutout_crop"].setChecked(s.value("cutout_crop", "false") == "true")
         try:
             window.prompt.radius.setValue(int(s.value("brush_size", window.prompt.radius.value())))
             window.canvas.set_radius(window.prompt.radius.value())  # radiusChanged is wired later
@@ -41,6 +42,7 @@ class Opening:
         s.setValue("geometry", self.w.saveGeometry())
         s.setValue("window_state", self.w.saveState())
         s.setValue("brush_size", self.w.prompt.radius.value())
+        s.setValue("cutout_crop", "true" if self.w.actions["cutout_crop"].isChecked() else "false")
 
     def _zoom(self, zoom: float) -> None:
         self.zoom_label.setText(f"{round(100 * zoom)} %")

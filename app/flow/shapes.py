@@ -66,7 +66,7 @@ class Shapes:
         if not label:
             return
         self.last_label = label
-        ann = w._edit(w.project.add, w.key, label, "", mask)
+        ann = w._edit(lambda: w.project.add(w.key, label, "", mask, text=kind, source=kind))
         if ann is not None:
             w.annotations.select(ann.id)
             w.statusBar().showMessage(f"Added {label} ({kind}): {int(mask.sum())} px", 5000)

@@ -1,7 +1,8 @@
 """Polygons and boxes drawn by hand -> full-resolution bool masks, and a mask -> editable polygon.
 
-Points are in image pixels (scene coordinates of the canvas, pixel centres at +0.5). OpenCV fills
-the shape on its bounding box only, as the brush does, so a box on a 24-megapixel photo stays cheap.
+Points are in image pixels (scene coordinates of the canvas, pixel centres at +0.5). Shapes are
+filled on their bounding rows only, as the brush works on its box, so a small polygon on a
+24-megapixel photo stays cheap.
 """
 
 from __future__ import annotations
@@ -11,24 +12,31 @@ import math
 import cv2
 import numpy as np
 
-SHIFT = 4  # cv2 sub-pixel bits: vertices keep 1/16-pixel precision
-
 
 def polygon_mask(points: list[tuple[float, float]], h: int, w: int) -> np.ndarray:
-    """The filled polygon (at least 3 vertices) as a bool ``[h, w]`` mask; a pixel is inside when its
-    centre is (up to OpenCV's rasterisation)."""
+    """The filled polygon (at least 3 vertices, even-odd rule) as a bool ``[h, w]`` mask: a pixel is
+    inside exactly when its centre is, so a polygon along pixel edges gives exactly those pixels.
+
+    A scanline fill on the polygon's bounding rows (OpenCV's fillPoly also fills the pixels its
+    edges touch, one pixel too many on the right and bottom)."""
     if len(points) < 3:
         raise ValueError("a polygon needs at least 3 points")
-    pts = np.asarray(points, np.float64) - 0.5  # pixel centres sit at +0.5 in scene coordinates
+    pts = np.asarray(points, np.float64)
     out = np.zeros((h, w), bool)
-    x0, y0 = max(0, math.floor(pts[:, 0].min())), max(0, math.floor(pts[:, 1].min()))
-    x1, y1 = min(w, math.ceil(pts[:, 0].max()) + 1), min(h, math.ceil(pts[:, 1].max()) + 1)
-    if x0 >= x1 or y0 >= y1:
+    r0, r1 = max(0, math.floor(pts[:, 1].min())), min(h, math.ceil(pts[:, 1].max()))
+    if r0 >= r1:
         return out
-    patch = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    fixed = np.round((pts - (x0, y0)) * (1 << SHIFT)).astype(np.int32)
-    cv2.fillPoly(patch, [fixed], 1, lineType=cv2.LINE_8, shift=SHIFT)
-    out[y0:y1, x0:x1] = patch.astype(bool)
+    (xa, ya), (xb, yb) = pts.T, np.roll(pts, -1, axis=0).T
+    yc = np.arange(r0, r1, dtype=np.float64)[:, None] + 0.5  # row centres [R, 1]
+    crosses = (ya <= yc) != (yb <= yc)  # [R, E]: the edge spans the centre line (half-open)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xs = np.where(crosses, xa + (yc - ya) * (xb - xa) / (yb - ya), np.inf)
+    xs.sort(axis=1)
+    n = crosses.sum(axis=1)
+    for i, row in enumerate(xs):
+        for left, right in zip(row[0:n[i]:2], row[1:n[i]:2]):
+            c0, c1 = max(0, math.ceil(left - 0.5)), min(w, math.ceil(right - 0.5))
+            out[r0 + i, c0:c1] = True
     return out
 
 
@@ -37,8 +45,8 @@ def box_mask(p0: tuple[float, float], p1: tuple[float, float], h: int, w: int) -
     xa, xb = sorted((p0[0], p1[0]))
     ya, yb = sorted((p0[1], p1[1]))
     out = np.zeros((h, w), bool)
-    c0, c1 = max(0, round(xa)), min(w, round(xb))
-    r0, r1 = max(0, round(ya)), min(h, round(yb))
+    c0, c1 = (min(max(round(v), 0), w) for v in (xa, xb))  # clamped: a negative end would wrap
+    r0, r1 = (min(max(round(v), 0), h) for v in (ya, yb))
     out[r0:r1, c0:c1] = True
     return out
 

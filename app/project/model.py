@@ -241,6 +241,7 @@ class Project:
         self.lock: ProjectLock | None = None
         self._disk: tuple[tuple[int, int] | None, str | None] = (None, None)  # (stat, sha256) we know
         self.last_keys: list[str] = []
+        self._fragments: dict[str, tuple[tuple, bytes]] = {}  # key -> (entry state, its JSON): saves reuse them
 
     # ----- opening --------------------------------------------------------------------------
     @classmethod
@@ -642,15 +643,18 @@ class Project:
 
     # primitive mutations, called by the undo commands only
     def _insert(self, key, anns, index=None):
+        self._fragments.pop(key, None)
         lst = self._anns.setdefault(key, [])
         at = len(lst) if index is None or index < 0 else index
         lst[at:at] = anns
 
     def _remove(self, key, ids):
+        self._fragments.pop(key, None)
         ids = set(ids)
         self._anns[key] = [a for a in self._anns[key] if a.id not in ids]
 
     def _set_field(self, key, ann_id, name, value):
+        self._fragments.pop(key, None)
         setattr(self.get(key, ann_id), name, value)
 
     # ----- persistence ----------------------------------------------------------------------
@@ -660,7 +664,9 @@ class Project:
             return
         try:
             self.save()
-        except (OSError, ProjectError) as e:  # an unwritable folder must not stop the user from working
+        except (OSError, ProjectError, ValueError, TypeError) as e:
+            # The edit is applied in memory: report the failed save, never fail the edit with it.
+            self.last_save_error = e
             if isinstance(e, ProjectChangedError):
                 msg = (f"Autosave stopped: {e}. Your edits are kept in memory; reload the project, "
                        "save it elsewhere or overwrite the file.")
@@ -670,29 +676,45 @@ class Project:
             for fn in list(self.error_listeners):
                 fn(msg)
 
-    def to_json(self) -> dict:
-        images = []
-        for e in self.images:
-            anns = self._anns.get(e.key, [])
-            # Never read an image here: a save must not depend on one unreadable file.
-            size = list(e.size) if e.size is not None else [anns[0].shape[1], anns[0].shape[0]] if anns else None
-            im = {"id": e.id, "file": e.key if e.utf8_name else e.display_name, "size": size}
-            if not e.utf8_name:  # the exact bytes, so the name survives a UTF-8 file
-                im["file_raw"] = os.fsencode(e.key).hex()
-            im["annotations"] = [
-                {"id": a.id, "label": a.label, "expressions": list(a.expressions), "visible": a.visible,
-                 "source": a.source, "review": a.review, "score": a.score, "rle": a.rle()} for a in anns]
-            images.append(im)
+    def _image_json(self, e: ImageEntry) -> dict:
+        anns = self._anns.get(e.key, [])
+        # Never read an image here: a save must not depend on one unreadable file.
+        size = list(e.size) if e.size is not None else [anns[0].shape[1], anns[0].shape[0]] if anns else None
+        im = {"id": e.id, "file": e.key if e.utf8_name else e.display_name, "size": size}
+        if not e.utf8_name:  # the exact bytes, so the name survives a UTF-8 file
+            im["file_raw"] = os.fsencode(e.key).hex()
+        im["annotations"] = [
+            {"id": a.id, "label": a.label, "expressions": list(a.expressions), "visible": a.visible,
+             "source": a.source, "review": a.review, "score": a.score, "rle": a.rle()} for a in anns]
+        return im
+
+    def _header(self) -> dict:
         labels = set(self.categories)
         return {"format": FORMAT, "version": schema.VERSION, "next_annotation_id": self._next_ann,
                 "next_image_id": self._next_image, "categories": self.categories,
                 "label_colors": {k: list(v) for k, v in self.label_colors.items() if k in labels
                                  or k in self.predefined_labels},
-                "predefined_labels": self.predefined_labels, "images": images}
+                "predefined_labels": self.predefined_labels}
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8")
+    def to_json(self) -> dict:
+        return {**self._header(), "images": [self._image_json(e) for e in self.images]}
+
+    def to_bytes(self, extra: dict | None = None) -> bytes:
+        """The project file's bytes. Each image's JSON is kept between saves until that image
+        changes, so an autosave of a project of thousands of images re-encodes only the edit."""
+        def dumps(obj):
+            return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+        parts = []
+        for e in self.images:
+            state = (e.id, e.key, e.size)
+            cached = self._fragments.get(e.key)
+            if cached is None or cached[0] != state:
+                cached = (state, dumps(self._image_json(e)))
+                self._fragments[e.key] = cached
+            parts.append(cached[1])
+        head = dumps({**self._header(), **(extra or {}), "images": []})
+        return head[:-2] + b",".join(parts) + b"]}"  # head ends in "images":[]}
 
     def disk_changed(self) -> bool:
         """True when the project file on disk is not what this project loaded or last wrote."""
@@ -748,10 +770,7 @@ class Project:
         disk). Image paths stay relative to the images folder, which the file records.
         ``switch``: later saves go there (and a read-only project stays read-only)."""
         path = Path(os.path.abspath(path))
-        obj = self.to_json()
-        if path.parent != self.folder:
-            obj["images_folder"] = os.fsdecode(self.folder)
-        data = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        data = self.to_bytes({"images_folder": os.fsdecode(self.folder)} if path.parent != self.folder else None)
         _write_bytes(path, data)
         if switch:
             self.file = path

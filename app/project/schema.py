@@ -178,10 +178,7 @@ def _rle(v, size, where) -> dict:
         raw = counts.encode("ascii")
     except UnicodeEncodeError:
         raise Invalid(f"{where}.counts holds characters outside the RLE alphabet") from None
-    problem = rlemod.check_counts(raw, sh, sw)
-    if problem:
-        raise Invalid(f"{where}.counts: {problem}")
-    return {"size": [sh, sw], "counts": raw}
+    return {"size": [sh, sw], "counts": raw}  # counts are checked for the whole file at once
 
 
 def validate(data) -> ProjectData:
@@ -263,6 +260,11 @@ def validate(data) -> ProjectData:
             if label not in out.categories:  # a hand-edited file: give the label an id
                 out.categories[label] = max(out.categories.values(), default=0) + 1
         out.images.append(entry)
+    anns = [(a, f"images[{i}].annotations[{j}]") for i, im in enumerate(out.images)
+            for j, a in enumerate(im.annotations)]
+    bad = rlemod.check_many([a.rle["counts"] for a, _ in anns], [tuple(a.rle["size"]) for a, _ in anns])
+    if bad:
+        raise Invalid(f"{anns[bad[0]][1]}.rle.counts: {bad[1]}")
     return out
 
 

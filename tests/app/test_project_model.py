@@ -130,3 +130,19 @@ def test_masks_are_held_compressed_and_decoded_on_demand(image_folder, monkeypat
         anns[0].mask[0, 0] = True  # decoded masks are read-only: edits go through the project
     q.save()
     assert cache.decodes <= 7  # saving writes the stored RLE, it does not decode
+
+
+def test_saved_bytes_follow_every_kind_of_edit(image_folder):
+    """Saves reuse each image's JSON until it changes: no edit may leave a stale image behind."""
+    p = Project.open([image_folder])
+    a = p.add("a.png", "x", "e", _mask())
+    steps = [lambda: p.set_field("a.png", a.id, "visible", False), lambda: p.add_expression("a.png", a.id, "more"),
+             lambda: p.set_field("a.png", a.id, "label", "y"), lambda: p.set_label_color("y", (4, 5, 6)),
+             lambda: p.edit_mask("a.png", a.id, _mask(y0=0)), lambda: p.accept([("a.png", a.id)]),
+             lambda: p.remove("a.png", a.id), p.undo, p.undo, p.redo]
+    for step in steps:
+        step()
+        assert json.loads((image_folder / PROJECT_FILE).read_text()) == p.to_json()
+    p.entry("c.png").size = (60, 40)
+    p.save()
+    assert json.loads((image_folder / PROJECT_FILE).read_text()) == p.to_json()

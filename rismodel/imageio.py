@@ -26,12 +26,31 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-DEFAULT_MAX_PIXELS = 100_000_000  # 100 megapixels: ~300 MB as RGB, far beyond any camera photo
+
+def _max_pixels_setting() -> int:
+    """The pixel limit: 64 megapixels (8000x8000), or RISMODEL_MAX_PIXELS when set to a number."""
+    try:
+        return max(1, int(float(os.environ.get("RISMODEL_MAX_PIXELS", ""))))
+    except ValueError:
+        return 64_000_000
+
+
+# 64 megapixels covers every camera photo up to 61 MP full frame. A predicted image costs about
+# 12 bytes per pixel at its original size (RGB, float probabilities, mask), so the limit bounds a
+# prediction at well under 1 GB; a 100 MP PNG (9999x9999) took 1.9 GB before it was enforced.
+DEFAULT_MAX_PIXELS = _max_pixels_setting()
+# Pillow's own decompression-bomb guard, set deliberately to the same figure: it warns above it
+# (silenced below: our check decides) and raises above twice it, before anything is decoded.
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
 ImageSource = str | os.PathLike | bytes | bytearray | Image.Image
 # What Pillow's EXIF parser raises on a malformed block.
 _EXIF_ERRORS = (OSError, ValueError, KeyError, TypeError, IndexError, SyntaxError, struct.error,
                 ZeroDivisionError)
+
+# What Pillow's format plugins raise on malformed data besides OSError.
+_DECODE_ERRORS = (ValueError, SyntaxError, struct.error, TypeError, IndexError, KeyError, EOFError,
+                  ZeroDivisionError, OverflowError, MemoryError)
 
 _EXIF_ORIENTATION = 0x0112
 _HIGH_DEPTH_MODES = {"I", "F", "I;16", "I;16L", "I;16B", "I;16N"}
@@ -66,6 +85,8 @@ def _open(src: ImageSource, max_pixels: int | None) -> Image.Image:
             raise ImageLoadError(name, "file not found")
         if isinstance(fp, Path) and fp.is_dir():
             raise ImageLoadError(name, "is a folder, not an image file")
+        if isinstance(fp, Path) and not fp.is_file():  # a FIFO would block the read forever
+            raise ImageLoadError(name, "not a regular file (a FIFO, device or socket)")
         try:
             with warnings.catch_warnings():
                 # Our own max_pixels check below decides; Pillow's warning would only be noise.
@@ -77,10 +98,13 @@ def _open(src: ImageSource, max_pixels: int | None) -> Image.Image:
             raise ImageLoadError(name, "not an image (format not recognised)") from e
         except OSError as e:
             raise ImageLoadError(name, f"unreadable: {e}") from e
+        except _DECODE_ERRORS as e:  # Pillow's plugins raise these on malformed headers
+            raise ImageLoadError(name, f"corrupt image header: {e}") from e
     w, h = img.size
     if max_pixels is not None and w * h > max_pixels:
         raise ImageLoadError(name, f"{w}x{h} = {w * h / 1e6:.1f} megapixels exceeds the limit of "
-                                   f"{max_pixels / 1e6:.1f} megapixels")
+                                   f"{max_pixels / 1e6:.1f} megapixels (set RISMODEL_MAX_PIXELS "
+                                   "to raise it)")
     if w == 0 or h == 0:
         raise ImageLoadError(name, f"empty image ({w}x{h})")
     return img
@@ -95,7 +119,7 @@ def _decode_upright(src: ImageSource, max_pixels: int | None) -> Image.Image:
             img.load()
     except Image.DecompressionBombError as e:
         raise ImageLoadError(name, f"too many pixels (decompression-bomb guard): {e}") from e
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, *_DECODE_ERRORS) as e:
         # Pillow reports truncation as OSError("image file is truncated ...").
         raise ImageLoadError(name, f"truncated or corrupt image data: {e}") from e
     try:

@@ -157,3 +157,64 @@ def test_pillow_decompression_bomb_becomes_image_load_error(tmp_path, monkeypatc
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow errors beyond 2x this
     with pytest.raises(ImageLoadError, match="decompression-bomb"):
         load_image(tmp_path / "bomb.png", max_pixels=None)
+
+
+def png_header_only(w: int, h: int) -> bytes:
+    """A PNG that declares w x h pixels (a valid IHDR) but carries no pixel data: what a
+    decompression bomb looks like before it is decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_the_default_pixel_limit_refuses_a_9999x9999_png_before_decoding(tmp_path):
+    from rismodel import imageio
+
+    assert imageio.DEFAULT_MAX_PIXELS == 64_000_000  # the documented limit (docs/robustness.md)
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header_only(9999, 9999))
+    with pytest.raises(ImageLoadError, match=r"9999x9999 = 100.0 megapixels exceeds the limit of 64.0"):
+        load_image(path)
+    # Pillow's own guard is set to the same figure, deliberately.
+    assert Image.MAX_IMAGE_PIXELS == imageio.DEFAULT_MAX_PIXELS
+    path.write_bytes(png_header_only(8000, 8000))  # at the limit: accepted up to decoding
+    with pytest.raises(ImageLoadError, match="truncated or corrupt"):
+        load_image(path)
+
+
+def test_the_pixel_limit_can_be_set_by_environment(tmp_path):
+    import subprocess
+    import sys
+
+    code = "from rismodel import imageio; print(imageio.DEFAULT_MAX_PIXELS)"
+    for value, expected in (("1000000", "1000000"), ("junk", "64000000")):
+        out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ,
+                             "RISMODEL_MAX_PIXELS": value}, capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
+
+
+def test_a_fifo_is_refused_not_read(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)
+
+    def unblock():  # if the loader did block on the FIFO, this lets the test end (and fail)
+        fd = os.open(fifo, os.O_WRONLY)
+        os.close(fd)
+
+    t = threading.Thread(target=unblock, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(ImageLoadError, match="not a regular file"):
+            load_image(fifo)
+    finally:
+        if t.is_alive():  # nobody opened the FIFO for reading: open it ourselves to end the thread
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        t.join(5)

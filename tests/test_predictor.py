@@ -65,9 +65,12 @@ def test_cached_image_gives_same_result_as_fresh(pred):
 def test_threshold_changes_mask_not_probabilities(pred):
     pred.set_image(_photo())
     lo = pred.predict("circle", threshold=0.0)
-    hi = pred.predict("circle", threshold=1.01)
+    hi = pred.predict("circle", threshold=1.0)
     assert np.array_equal(lo.prob, hi.prob)
     assert lo.mask.all() and not hi.mask.any()
+    for bad in (-0.1, 1.01, float("nan"), "x"):  # the one shared rule: a number in [0, 1]
+        with pytest.raises(PredictorError, match="threshold"):
+            pred.predict("circle", threshold=bad)
 
 
 def test_bad_inputs_have_clear_messages(pred, tmp_path):
@@ -96,3 +99,21 @@ def test_shipped_defaults_load_and_say_what_they_know(name):
     assert info["source"].endswith(f"resources/models/{name}.safetensors")
     assert "synthetic vocabulary" in info["trained_on"]
     assert info["training"]["steps"] > 0 and "hardware" in info["training"]
+
+
+def test_a_nan_output_is_an_error_never_a_score(tmp_path):
+    import torch
+
+    nan = Predictor.load("lgformer-compact", device="cpu", allow_random=True)
+    with torch.no_grad():  # what a checkpoint with a NaN tensor does (when it gets past the loader)
+        next(nan.model.pixel_decoder.parameters()).fill_(float("nan"))
+    nan.set_image(_photo())
+    with pytest.raises(PredictorError, match="non-finite"):
+        nan.predict("circle")
+
+
+def test_non_utf8_text_is_segmented_not_a_tokenizer_crash(pred):
+    pred.set_image(_photo())
+    weird = b"the r\xe9d circle".decode("utf-8", "surrogateescape")  # a Latin-1 byte from argv
+    assert pred.predict(weird).mask.shape == (64, 96)
+    assert pred.predict("\ud800 lone surrogate").mask.shape == (64, 96)

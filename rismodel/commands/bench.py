@@ -3,30 +3,26 @@ HELP = ("Latency (median, p90) and peak memory per expression at the model's wor
 
 
 def add_arguments(p):
+    from ..cli import non_negative_int, positive_int
+
     p.add_argument("--model", required=True, metavar="NAME_OR_CHECKPOINT")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=positive_int, default=2, help="CPU threads (torch.set_num_threads)")
+    p.add_argument("--repeats", type=positive_int, default=20)
+    p.add_argument("--warmup", type=non_negative_int, default=3)
     p.add_argument("--no-peer", action="store_true", help="skip the CLIPSeg reference")
     p.add_argument("--json", action="store_true")
 
 
 def run(args) -> int:
-    import json
-
     import torch
 
     from ..benchmark import benchmark_clipseg, benchmark_predictor
-    from ..checkpoint import CheckpointError
-    from ..cli import UserError
-    from ..predictor import Predictor, PredictorError
+    from ..cli import json_text
+    from ..predictor import Predictor
 
     torch.set_num_threads(args.threads)
-    try:
-        pred = Predictor.load(args.model, device=args.device, allow_random=True)
-    except (PredictorError, CheckpointError) as e:
-        raise UserError(str(e)) from e
+    pred = Predictor.load(args.model, device=args.device, allow_random=True)
     result = {"model": args.model, "device": pred.device.type, "threads": args.threads,
               "ours": benchmark_predictor(pred, args.repeats, args.warmup)}
     if not args.no_peer:
@@ -34,7 +30,7 @@ def run(args) -> int:
         result["speedup_vs_clipseg"] = round(result["clipseg"]["median_ms"]
                                              / result["ours"]["per_expression"]["median_ms"], 2)
     if args.json:
-        print(json.dumps(result))
+        print(json_text(result))
         return 0
     o = result["ours"]
     print(f"{args.model} on {result['device']} ({args.threads} threads), input {o['image_size']}px")

@@ -5,6 +5,8 @@ HELP = ("Evaluate a model (or a trivial baseline) on a RefCOCO-style or gRefCOCO
 
 
 def add_arguments(p):
+    from ..cli import existing_file, non_negative_int, positive_int, probability
+
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--model", metavar="NAME_OR_CHECKPOINT")
     who.add_argument("--baseline", choices=["whole-image", "largest-object"],
@@ -13,7 +15,7 @@ def add_arguments(p):
     p.add_argument("--dataset", metavar="NAME", help="refcoco, refcoco+, refcocog, refclef, grefcoco, ...")
     p.add_argument("--split-by", default="unc", metavar="NAME", help="unc, google, umd, berkeley (default unc)")
     p.add_argument("--split", metavar="NAME", help="val, test, testA, testB, ... (required with --dataset)")
-    p.add_argument("--coco", metavar="FILE", help="evaluate on a COCO file with expressions instead")
+    p.add_argument("--coco", metavar="FILE", type=existing_file, help="evaluate on a COCO file with expressions instead")
     p.add_argument("--images", metavar="DIR", help="image folder (default: the dataset's usual place)")
     p.add_argument("--generalised", action="store_true",
                    help="read grefs(<split-by>).json and report gRefCOCO's metrics (automatic when "
@@ -21,13 +23,13 @@ def add_arguments(p):
     p.add_argument("--resolution", choices=["input", "original"], default="input",
                    help="input: compare at the model's input size, ground truth resized with "
                         "nearest (the papers' protocol, default); original: at the image's size")
-    p.add_argument("--image-size", type=int, metavar="S",
+    p.add_argument("--image-size", type=positive_int, metavar="S",
                    help="input size for baselines (models use their own; default 480)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    p.add_argument("--threshold", type=float, default=0.5, help="foreground probability threshold")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N expressions")
-    p.add_argument("--batch-size", type=int, default=16, metavar="B")
-    p.add_argument("--workers", type=int, metavar="N",
+    p.add_argument("--threshold", type=probability, default=0.5, help="foreground probability threshold")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="evaluate only the first N expressions")
+    p.add_argument("--batch-size", type=positive_int, default=16, metavar="B")
+    p.add_argument("--workers", type=non_negative_int, metavar="N",
                    help="image-loading processes (default: 4 on CUDA, 0 on CPU)")
     p.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,11 +74,19 @@ def _segmenter(args, generalised):
         else:
             inst = Path(args.coco) if args.coco else Path(args.data_root) / args.dataset / "instances.json"
             seg = LargestObject.from_instances(inst)
-        return seg, args.image_size or 480, IMAGENET_MEAN, IMAGENET_STD, {"baseline": args.baseline,
+        size = 480 if args.image_size is None else args.image_size
+        return seg, size, IMAGENET_MEAN, IMAGENET_STD, {"baseline": args.baseline,
                                                                     "device": "cpu"}
     from ..predictor import Predictor
+    from ..registry import PHOTO_MODEL
 
     pred = Predictor.load(args.model, device=args.device)
+    if args.model == PHOTO_MODEL:  # needs the photos themselves, not the evaluator's tensors
+        from ..photo.evaluate import PhotoSegmenter
+
+        size = args.image_size or pred.config.input.image_size
+        return PhotoSegmenter(pred, use_presence=generalised), size, IMAGENET_MEAN, IMAGENET_STD, \
+            {"model": args.model, "source": pred.source, "device": "cpu"}
     inp = pred.config.input
     if args.image_size is not None and args.image_size != inp.image_size:
         raise UserError("--image-size is for baselines; a model uses its own input size "
@@ -89,31 +99,25 @@ def _segmenter(args, generalised):
 def run(args) -> int:
     import time
 
-    from ..checkpoint import CheckpointError
     from ..cli import UserError
-    from ..data.refer import DatasetError
     from ..evaluation.evaluate import EvalError, count_expressions, evaluate
     from ..evaluation.metrics import markdown_table
-    from ..fileio import WriteError, atomic_write_json
-    from ..predictor import PredictorError
+    from ..fileio import atomic_write_json, resolve_target
 
-    if args.batch_size < 1:
-        raise UserError("--batch-size must be at least 1")
-    if args.limit is not None and args.limit < 1:
-        raise UserError("--limit must be at least 1")
-    if not 0.0 <= args.threshold <= 1.0:
-        raise UserError("--threshold must be between 0 and 1")
+    # Dataset, checkpoint and write errors are the package's own types: rismodel.cli prints them.
+    if args.json:
+        resolve_target(args.json)  # a folder or a device as --json fails now, not after the run
+    samples, generalised, where = _samples(args)
+    seg, size, mean, std, who = _segmenter(args, generalised)
+    workers = args.workers if args.workers is not None else (4 if who["device"] == "cuda" else 0)
+    t0 = time.perf_counter()
     try:
-        samples, generalised, where = _samples(args)
-        seg, size, mean, std, who = _segmenter(args, generalised)
-        workers = args.workers if args.workers is not None else (4 if who["device"] == "cuda" else 0)
-        t0 = time.perf_counter()
         metrics = evaluate(samples, seg, generalised=generalised, resolution=args.resolution,
                            image_size=size, mean=mean, std=std, batch_size=args.batch_size,
                            limit=args.limit, workers=workers, progress=not args.quiet)
-        seconds = time.perf_counter() - t0
-    except (DatasetError, EvalError, PredictorError, CheckpointError) as e:
-        raise UserError(str(e)) from e
+    except EvalError as e:
+        raise UserError(f"{where.get('coco') or where.get('dataset')}: {e}") from e
+    seconds = time.perf_counter() - t0
     name = who.get("model") or who["baseline"]
     split = where.get("split") or "all"
     title = f"{name} on {where.get('dataset') or where.get('coco')} {split} " \
@@ -124,8 +128,5 @@ def run(args) -> int:
                   "threshold": args.threshold, "generalised": generalised,
                   "expressions": count_expressions(samples, args.limit), "seconds": round(seconds, 2),
                   "metrics": metrics}
-        try:
-            atomic_write_json(args.json, record, indent=2)
-        except WriteError as e:
-            raise UserError(str(e)) from e
+        atomic_write_json(args.json, record, indent=2)
     return 0

@@ -7,19 +7,14 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    import json
+    from ..cli import json_text
+    from ..predictor import Predictor
 
-    from ..checkpoint import CheckpointError
-    from ..cli import UserError
-    from ..predictor import Predictor, PredictorError
-
-    try:
-        pred = Predictor.load(args.model, device="cpu", allow_random=True)
-    except (PredictorError, CheckpointError) as e:
-        raise UserError(str(e)) from e
+    # A bad checkpoint or text encoder raises the package's own errors: one line from rismodel.cli.
+    pred = Predictor.load(args.model, device="cpu", allow_random=True)
     info = pred.info()
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json_text(info, indent=2, default=str))
         return 0
     print(f"model:         {info['name']}  ({info['architecture']})")
     print(f"weights:       {info['source']}")

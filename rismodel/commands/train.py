@@ -3,10 +3,12 @@ HELP = ("Train or fine-tune a model from a YAML config (single process, or one p
 
 
 def add_arguments(p):
-    p.add_argument("--config", metavar="FILE", help="training config (YAML); optional with --resume "
+    from ..cli import existing_file
+
+    p.add_argument("--config", metavar="FILE", type=existing_file, help="training config (YAML); optional with --resume "
                    "(the run folder's train_config.json is used)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning); the "
+    p.add_argument("--init", metavar="CHECKPOINT", type=existing_file, help="start from these weights (fine-tuning); the "
                    "model config comes from the checkpoint, model.* overrides still apply")
     p.add_argument("--out", metavar="DIR", help="run folder (overrides train.out)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -72,7 +74,7 @@ def _build_model(cfg, init, resume):
                                                                                  pretrained=None))
     try:
         model = build_model(build_cfg)
-    except (ValueError, RuntimeError, OSError) as e:
+    except (ValueError, TypeError, RuntimeError, OSError) as e:  # TypeError: a wrongly typed override
         hint = ""
         if build_cfg.backbone.pretrained and "not found" in str(e):
             hint = (" (the compact configs start from the Swin that `rismodel pretrain` writes; "
@@ -88,17 +90,28 @@ def _build_model(cfg, init, resume):
 
 
 def run(args) -> int:
+    import sys
+
     import torch
 
     from ..checkpoint import CheckpointError
     from ..cli import UserError
     from ..training import distributed as D
     from ..training.data import DataError, build_ris_dataset, describe, load_samples, trained_on
-    from ..training.engine import TrainingError, train
-    from ..training.state import StateError
+    from ..training.engine import TrainingError, prepare_run_folder, train
+    from ..training.state import StateError, read_latest
 
     cfg = _load_config(args)
     p = cfg.train
+    out = prepare_run_folder(p.out)  # a file, a read-only folder: say so before any work
+    if args.resume and read_latest(out) is None:
+        if not (out / "train_config.json").is_file():
+            raise UserError(f"--resume: {out} holds no training run (no train_config.json)")
+        # Stopped before its first checkpoint: nothing to continue, so the run starts over (with
+        # the same initial weights as a fresh run: the pretrained backbone is loaded again).
+        print(f"--resume: {out} has no checkpoint yet (the run stopped before its first one); "
+              "starting over from step 0", file=sys.stderr)
+        args.resume = False
     if p.threads:
         torch.set_num_threads(p.threads)
     try:

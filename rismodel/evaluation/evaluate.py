@@ -38,7 +38,7 @@ from tqdm import tqdm
 from rismodel.data.dataset import IMAGENET_MEAN, IMAGENET_STD, preprocess_image, resize_mask
 from rismodel.data.sample import RefSample
 from rismodel.evaluation.metrics import MetricAccumulator, word_count
-from rismodel.imageio import ImageLoadError, load_image
+from rismodel.imageio import ImageLoadError
 
 PRESENCE_THRESHOLD = 0.5
 
@@ -89,10 +89,7 @@ class _Refs(torch.utils.data.Dataset):
         try:  # errors travel back as text: a worker cannot re-raise every exception type
             image = None
             if self.need_image:
-                rgb = load_image(s.image_path)
-                if rgb.shape[:2] != (s.height, s.width):
-                    raise EvalError(f"{s.image_path}: image is {rgb.shape[1]}x{rgb.shape[0]} but the "
-                                    f"dataset says {s.width}x{s.height}")
+                rgb = s.load_image()  # the one size check, shared with training
                 image = preprocess_image(rgb, self.size, self.mean, self.std)  # [3, S, S]
             gt = torch.from_numpy(s.mask())  # [H, W] uint8
             if self.resolution == "input":
@@ -131,7 +128,11 @@ class ModelSegmenter:
             out = self.predictor.model(images=images, input_ids=ids.to(self.device),
                                        attention_mask=attn.to(self.device))
         logits = out["pred_masks"][:, :1].float()  # [B, 1, S/4, S/4]
-        present = torch.sigmoid(out["presence_logits"].float()) >= PRESENCE_THRESHOLD  # [B]
+        presence = out["presence_logits"].float()
+        if not bool(torch.isfinite(logits).all() & torch.isfinite(presence).all()):
+            # NaN compares false everywhere: it would score as an empty mask, not as an error.
+            raise EvalError("the model gave non-finite (NaN/inf) output: its weights or config are broken")
+        present = torch.sigmoid(presence) >= PRESENCE_THRESHOLD  # [B]
         sizes = {q.out_size for q in queries}
         if len(sizes) == 1:
             up = F.interpolate(logits, size=sizes.pop(), mode="bilinear", align_corners=False)
@@ -167,6 +168,8 @@ def evaluate(samples: Sequence[RefSample], segmenter: Segmenter, *, generalised:
     if limit is not None and limit < 1:
         raise ValueError("limit must be at least 1")
     total = count_expressions(samples, limit)
+    if total == 0:  # metrics of nothing would read as a (meaningless) result
+        raise EvalError("no expressions to evaluate (the dataset or split is empty)")
     # Only the refs that hold the first `limit` sentences are loaded.
     used, seen = [], 0
     for s in samples:

@@ -273,8 +273,9 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("batch_size", "checkpoint_every", "log_every"):
         if getattr(t, name) < 1:
             raise TrainConfigError(f"train.{name} must be >= 1, got {getattr(t, name)}")
-    if (t.max_steps or 1) < 1 or (t.epochs or 1) < 1:
-        raise TrainConfigError("train.max_steps / train.epochs must be >= 1")
+    for name in ("max_steps", "epochs"):  # 0 is not "unset": it would divide by zero later
+        if getattr(t, name) is not None and getattr(t, name) < 1:
+            raise TrainConfigError(f"train.{name} must be >= 1, got {getattr(t, name)}")
     if t.lr <= 0 or t.backbone_lr_mult < 0 or t.weight_decay < 0 or t.warmup_steps < 0:
         raise TrainConfigError("train.lr must be > 0; backbone_lr_mult, weight_decay and warmup_steps >= 0")
     if t.grad_clip is not None and t.grad_clip <= 0:

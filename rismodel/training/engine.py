@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from ..checkpoint import load_state, load_weights_into, save_checkpoint
 from ..config import ModelConfig
+from ..fileio import WriteError, atomic_write_json, atomic_write_text, describe_write_error
 from . import distributed as D
 from .config import TrainConfig, train_config_to_dict
 from .data import ResumableSampler, SeededItems
@@ -104,16 +105,38 @@ class _MetricsLog:
                         keep.append(line)
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by the interruption
-            from ..fileio import atomic_write_text
-
             atomic_write_text(path, "".join(k + "\n" for k in keep))
         elif resume_step is None:
             path.unlink(missing_ok=True)
 
     def write(self, record: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+        except OSError as e:  # a full disk: stop with the last good checkpoint named
+            raise _stopped_writing(WriteError(describe_write_error(self.path, e)),
+                                   f"training stopped at step {record['step']}.", self.path.parent) from e
+
+
+def prepare_run_folder(out: str | os.PathLike) -> Path:
+    """Create the run folder, or say clearly why it cannot be one (a file, read-only, ...)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"the run folder {out} exists and is not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainingError(f"cannot create the run folder {out}: {e.strerror or e}") from e
+    if not os.access(out, os.W_OK | os.X_OK):  # also catches a read-only file system, even as root
+        raise TrainingError(f"the run folder {out} is not writable (read-only file system or no "
+                            "permission); choose another --out")
+    return out
+
+
+def _stopped_writing(e: Exception, what: str, out: Path) -> TrainingError:
+    return TrainingError(f"{e}; {what} Last good checkpoint: {_describe_latest(out)}. Free some "
+                         "space (or fix the folder) and continue with --resume.")
 
 
 def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, dataset, collate_fn=None,
@@ -131,7 +154,7 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
     out = Path(p.out)
     device = ctx.device
     if ctx.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        prepare_run_folder(out)
     if len(dataset) == 0:
         raise TrainingError("the training set is empty")
 
@@ -183,8 +206,6 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
         raise TrainingError(f"{out} already finished ({step} of {total} steps); use a new --out")
 
     if ctx.is_main:
-        from ..fileio import atomic_write_json
-
         atomic_write_json(out / "train_config.json", train_config_to_dict(cfg), indent=2)
     log = _MetricsLog(out / "metrics.jsonl", step if latest is not None else None) if ctx.is_main else None
 
@@ -223,11 +244,14 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
         wall = wall_before + time.perf_counter() - t_start
         meta_now = {**base_meta, "steps": step, "epoch": epoch, "samples_seen": samples_seen,
                     "wall_time_s": round(wall, 1), "final_loss": loss}
-        return save_training_checkpoint(out, step, model, model_cfg, meta_now, {
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "epoch": epoch, "batch_in_epoch": batch_in_epoch, "samples_seen": samples_seen,
-            "wall_time_s": wall, "loss": loss, "total_steps": total, "rng": rngs,
-            "world_size": ctx.world_size})
+        try:
+            return save_training_checkpoint(out, step, model, model_cfg, meta_now, {
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "epoch": epoch, "batch_in_epoch": batch_in_epoch, "samples_seen": samples_seen,
+                "wall_time_s": wall, "loss": loss, "total_steps": total, "rng": rngs,
+                "world_size": ctx.world_size})
+        except WriteError as e:  # full disk: the previous pair and latest.json are untouched
+            raise _stopped_writing(e, f"training stopped at step {step} without its checkpoint.", out) from e
 
     try:
         while step < end:
@@ -308,7 +332,10 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
     if step == total and ctx.is_main:
         final_meta = {**base_meta, "steps": step, "epoch": epoch, "samples_seen": samples_seen,
                       "wall_time_s": round(wall, 1), "final_loss": last_loss}
-        save_checkpoint(out / FINAL, model, model_cfg, final_meta)
+        try:
+            save_checkpoint(out / FINAL, model, model_cfg, final_meta)
+        except WriteError as e:
+            raise _stopped_writing(e, f"the final weights {out / FINAL} were not written.", out) from e
         ckpt_path = out / FINAL
     D.barrier(ctx)
     return TrainResult(step, total, samples_seen, wall, last_loss, ckpt_path)

@@ -47,3 +47,24 @@ def test_batched_masks_equal_predictor_masks(refer_root, pred):
                  progress=False)
     assert r["count"] == 5
     assert r["oIoU"] == pytest.approx(acc.result()["oIoU"], abs=0.01)
+
+
+def test_nan_output_stops_the_evaluation_instead_of_scoring_empty_masks(refer_root):
+    from rismodel.evaluation.evaluate import EvalError
+
+    nan = Predictor.load("lgformer-compact", device="cpu", allow_random=True)
+    with torch.no_grad():
+        next(nan.model.pixel_decoder.parameters()).fill_(float("nan"))
+    samples = load_dataset(refer_root, "refcoco", "unc", "test", images_dir=refer_root / "images")
+    inp = nan.config.input
+    with pytest.raises(EvalError, match="non-finite"):
+        evaluate(samples, ModelSegmenter(nan), generalised=False, image_size=inp.image_size,
+                 mean=inp.mean, std=inp.std, progress=False)
+
+
+def test_an_empty_dataset_is_an_error_not_zero_expressions():
+    from rismodel.evaluation.baselines import WholeImage
+    from rismodel.evaluation.evaluate import EvalError
+
+    with pytest.raises(EvalError, match="no expressions"):
+        evaluate([], WholeImage(), generalised=False, progress=False)

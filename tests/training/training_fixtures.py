@@ -18,7 +18,7 @@ from rismodel.config import with_overrides
 from rismodel.registry import get_config
 
 # Any real config works for the checkpoint header; the tiny model's own keys are what is stored.
-TINY_CFG = with_overrides(get_config("lgformer-compact"), {"input.image_size": 16})
+TINY_CFG = with_overrides(get_config("lgformer-compact"), {"input.image_size": 32})
 
 
 class TinyRIS(nn.Module):

@@ -3,9 +3,8 @@
 In particular what ``rismodel annotate`` writes (COCO with ``expressions``; its category is the
 label or the expression). The file is read with ``rismodel.data.refer.load_instances`` (the
 project's COCO instances reader: types of every field checked) and masks are decoded with
-``rismodel.data.coco_refs.annotation_mask``, after checking what would crash or exhaust
-pycocotools: polygon coordinates must be finite and near the image, RLE counts must cover the
-mask exactly. Each COCO image is matched to the project image with the same relative path
+``rismodel.data.coco_refs.annotation_mask``, which checks first what would crash or exhaust
+pycocotools (polygon coordinates finite and near the image, RLE counts covering the mask exactly). Each COCO image is matched to the project image with the same relative path
 (``file_name`` may not leave the folder), else by its file name alone when that is unique.
 Imported objects arrive "to review" (with ``score`` when the file has one) as one undo step.
 """
@@ -20,7 +19,6 @@ from pathlib import Path
 from rismodel.data.coco_refs import annotation_mask
 from rismodel.data.refer import DatasetError, load_instances
 
-from . import rle as rlemod
 from . import schema
 from .errors import ProjectError
 from .model import ACCEPTED, TO_REVIEW, Project
@@ -37,46 +35,6 @@ class ImportReport:
         text = f"imported {self.added} annotation(s) on {self.images} image(s)"
         return text + (f"; skipped {len(self.skipped)}: " + "; ".join(self.skipped[:5]) +
                        (" ..." if len(self.skipped) > 5 else "") if self.skipped else "")
-
-
-def _check_segmentation(seg, h: int, w: int) -> str | None:
-    """What would make pycocotools crash, hang or allocate without bound, or None."""
-    if isinstance(seg, dict):
-        counts, size = seg.get("counts"), seg.get("size")
-        if not (isinstance(size, list) and size == [h, w]):
-            return f"RLE size {size!r} does not match the image size [{h}, {w}]"
-        if isinstance(counts, str):
-            try:
-                raw = counts.encode("ascii")
-            except UnicodeEncodeError:
-                return "RLE counts hold characters outside the RLE alphabet"
-            return rlemod.check_counts(raw, h, w)
-        if isinstance(counts, list):
-            if not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 1 << 32 for c in counts):
-                return "uncompressed RLE counts must be non-negative integers"
-            if sum(counts) != h * w:
-                return f"RLE counts cover {sum(counts)} pixels, the image has {h * w}"
-            return None
-        return "RLE counts must be a string or a list of integers"
-    if isinstance(seg, list):
-        if not seg:
-            return "empty segmentation"
-        for p in seg:
-            if isinstance(p, dict):
-                problem = _check_segmentation(p, h, w)
-                if problem:
-                    return problem
-                continue
-            if not isinstance(p, list) or len(p) < 6 or len(p) % 2:
-                return "a polygon must be a flat list of at least 3 points"
-            for v in p:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    return "a polygon coordinate is not a finite number"
-            xs, ys = p[0::2], p[1::2]
-            if min(xs) < -w or max(xs) > 2 * w or min(ys) < -h or max(ys) > 2 * h:
-                return "a polygon lies far outside the image"
-        return None
-    return f"segmentation must be a polygon list or an RLE object, got {type(seg).__name__}"
 
 
 def import_coco(project: Project, path: str | os.PathLike, review: bool = True) -> ImportReport:
@@ -125,7 +83,7 @@ def import_coco(project: Project, path: str | os.PathLike, review: bool = True) 
                 report.skipped.append(f"{where}: image_id {a['image_id']} is not in 'images'")
             continue
         key, w, h = matched[a["image_id"]]
-        problem = _check_segmentation(a["segmentation"], h, w)
+        problem = None
         label = cats.get(a.get("category_id"))
         exprs = a.get("expressions", [])
         if not isinstance(exprs, list) or not all(isinstance(s, str) for s in exprs):
@@ -139,9 +97,9 @@ def import_coco(project: Project, path: str | os.PathLike, review: bool = True) 
         if problem:
             report.skipped.append(f"{where} on {key}: {problem}")
             continue
-        try:
+        try:  # checks the segmentation before pycocotools sees it (rismodel.data.masks)
             mask = annotation_mask(a, images[a["image_id"]]) > 0
-        except (ValueError, TypeError, OverflowError, MemoryError) as err:
+        except (DatasetError, ValueError, TypeError, OverflowError, MemoryError) as err:
             report.skipped.append(f"{where} on {key}: {err}")
             continue
         if not mask.any():

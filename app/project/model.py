@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 import weakref
@@ -52,6 +53,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".g
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128)]
 ACCEPTED, TO_REVIEW = "accepted", "to_review"
+MAX_FILE_BYTES = 2 * 10 ** 9  # 2,000 photos x 10 objects are 57 MB; 2 GB is no project file
 
 
 def _write_bytes(path, data: bytes) -> None:
@@ -780,6 +782,12 @@ class Project:
 
     def _load(self) -> None:
         try:
+            st = os.stat(self.file)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read forever
+                raise ProjectFileError(self.file, "it is not a regular file")
+            if st.st_size > MAX_FILE_BYTES:
+                raise ProjectFileError(self.file, f"it is {st.st_size / 1e9:.1f} GB, more than a project file "
+                                       f"can be ({MAX_FILE_BYTES / 1e9:.0f} GB)")
             raw = self.file.read_bytes()
         except OSError as e:
             raise ProjectFileError(self.file, f"it cannot be read ({e.strerror or e})") from None

@@ -149,6 +149,18 @@ def test_old_files_with_one_expression_and_per_annotation_colours_are_read(saved
     assert p.get("a.png", 1).color == (9, 8, 7) and p.label_color("circle") == (9, 8, 7)
 
 
+def test_special_or_huge_project_files_are_refused(image_folder, monkeypatch):
+    path = image_folder / PROJECT_FILE
+    os.mkfifo(path)  # reading a FIFO would block forever
+    with pytest.raises(ProjectFileError, match="not a regular file"):
+        Project.open([image_folder])
+    path.unlink()
+    path.write_text("{}")
+    monkeypatch.setattr("app.project.model.MAX_FILE_BYTES", 1)
+    with pytest.raises(ProjectFileError, match="more than a project file can be"):
+        Project.open([image_folder])
+
+
 def test_rle_count_check_matches_pycocotools():
     from pycocotools import mask as mask_utils
 
@@ -173,11 +185,23 @@ json_values = st.recursive(
 
 
 def _reader(tmp_path, raw: bytes):
-    path = tmp_path / PROJECT_FILE
+    """Open a folder holding ``raw`` as its project file: a ProjectError naming the file, or a
+    project that saves and reopens to the same content."""
+    folder = tmp_path / "fuzz"
+    folder.mkdir(exist_ok=True)
+    if not (folder / "a.png").exists():
+        from PIL import Image
+
+        Image.new("RGB", (3, 2)).save(folder / "a.png")
+    path = folder / PROJECT_FILE
+    path.write_bytes(raw)
     try:
-        schema.read(path, raw)
+        p = Project.open([folder])
     except ProjectError as e:
         assert str(path) in str(e)
+        return
+    p.save(force=True)
+    assert Project.open([folder]).to_json() == p.to_json()
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -222,7 +246,7 @@ def test_fuzz_rle_counts_never_reach_pycocotools_unchecked(tmp_path, counts, h, 
                {"id": 1, "label": "c", "expressions": [], "rle": {"size": [h, w], "counts": counts}}]}]}
     path = tmp_path / PROJECT_FILE
     try:
-        data = schema.read(path, json.dumps(doc).encode())
+        data = schema.read(path, json.dumps(doc).encode())  # the validator alone
     except ProjectError:
         return
     from app.project.rle import decode

@@ -243,6 +243,8 @@ class Project:
         self.lock: ProjectLock | None = None
         self._disk: tuple[tuple[int, int] | None, str | None] = (None, None)  # (stat, sha256) we know
         self.last_keys: list[str] = []
+        self._backup_before_save = False
+        self.backups: list[Path] = []  # timestamped copies written before replacing a file
         self._fragments: dict[str, tuple[tuple, bytes]] = {}  # key -> (entry state, its JSON): saves reuse them
 
     # ----- opening --------------------------------------------------------------------------
@@ -314,6 +316,7 @@ class Project:
         except OSError as e:
             raise ProjectFileError(self.file, f"{err.problem}; no backup could be written either "
                                    f"({e.strerror or e})") from None
+        self.backups.append(self.backup)
         self._disk = (_fingerprint(self.file), None)  # replacing it is fine: it is backed up
         self.notices.append(f"The project file {self.file} could not be read ({err.problem}). It was kept "
                             f"as {self.backup}; a new project starts and will replace it on the first save.")
@@ -743,19 +746,14 @@ class Project:
         if self.read_only:
             raise ProjectReadOnlyError(f"{self.folder} was opened read-only; save it elsewhere")
         backup = None
+        if self._backup_before_save and os.path.lexists(self.file) and not self.disk_changed():
+            backup = self._backup(f"v{schema.VERSION - 1}-backup")
+            self._backup_before_save = False
         if self.disk_changed():
             if not force:
                 self.last_save_error = ProjectChangedError(self.file)
                 raise self.last_save_error
-            backup = _timestamped(self.file, "backup")
-            try:
-                shutil.copy2(self.file, backup)
-            except OSError as e:
-                from rismodel.fileio import WriteError
-
-                self.last_save_error = WriteError(f"cannot back up {self.file} before overwriting it: "
-                                                  f"{e.strerror or e}")
-                raise self.last_save_error from None
+            backup = self._backup("backup")
         data = self.to_bytes()
         try:
             _write_bytes(self.file, data)
@@ -765,6 +763,20 @@ class Project:
         self._disk = (_fingerprint(self.file), hashlib.sha256(data).hexdigest())
         self.dirty = False
         self.last_save_error = None
+        return backup
+
+    def _backup(self, tag: str) -> Path:
+        """Copy the project file to ``<file>.<tag>-YYYYmmdd-HHMMSS`` before it is replaced."""
+        backup = _timestamped(self.file, tag)
+        try:
+            shutil.copy2(self.file, backup)
+        except OSError as e:
+            from rismodel.fileio import WriteError
+
+            self.last_save_error = WriteError(f"cannot back up {self.file} before overwriting it: "
+                                              f"{e.strerror or e}")
+            raise self.last_save_error from None
+        self.backups.append(backup)
         return backup
 
     def save_as(self, path: str | os.PathLike, switch: bool = True) -> None:
@@ -793,6 +805,7 @@ class Project:
             raise ProjectFileError(self.file, f"it cannot be read ({e.strerror or e})") from None
         data = schema.read(self.file, raw)
         self._disk = (_fingerprint(self.file), hashlib.sha256(raw).hexdigest())
+        self._backup_before_save = data.version != schema.VERSION  # an older format: keep it once
         self.categories = dict(data.categories)
         self._next_ann, self._next_image = data.next_annotation_id, data.next_image_id
         self.predefined_labels = list(data.predefined_labels)

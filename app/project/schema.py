@@ -76,6 +76,7 @@ class ProjectData:
     label_colors: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     predefined_labels: list[str] = field(default_factory=list)
     images: list[ImageData] = field(default_factory=list)
+    version: int = VERSION
 
 
 def _int(v, where, lo=1, hi=MAX_ID) -> int:
@@ -190,7 +191,7 @@ def validate(data) -> ProjectData:
     if version > VERSION:
         raise Invalid(f"it was written by a newer RIS Studio (version {version}; this one reads up to {VERSION})")
     out = ProjectData(_int(data.get("next_annotation_id"), "next_annotation_id"),
-                      _int(data.get("next_image_id"), "next_image_id"))
+                      _int(data.get("next_image_id"), "next_image_id"), version=version)
     cats = _dict(data.get("categories", {}), "categories")
     for name, cid in cats.items():
         label = normalise_label(_text(name, f"categories key {_show(name)}"))

@@ -147,6 +147,11 @@ def test_old_files_with_one_expression_and_per_annotation_colours_are_read(saved
     p = Project.open([folder])
     assert p.get("a.png", 1).expressions == ["the red circle"]
     assert p.get("a.png", 1).color == (9, 8, 7) and p.label_color("circle") == (9, 8, 7)
+    p.set_field("a.png", 1, "visible", False)  # the first save of an old file keeps a copy of it
+    assert len(p.backups) == 1 and json.loads(p.backups[0].read_text())["version"] == 1
+    assert p.backups[0].name.startswith(PROJECT_FILE + ".v1-backup-")
+    p.set_field("a.png", 1, "visible", True)
+    assert len(p.backups) == 1 and json.loads((folder / PROJECT_FILE).read_text())["version"] == 2
 
 
 def test_special_or_huge_project_files_are_refused(image_folder, monkeypatch):

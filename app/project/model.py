@@ -259,7 +259,7 @@ class Project:
         ``recover``: an unreadable project file is copied to a timestamped backup
         (``project.backup``) and a new project starts; without it :class:`ProjectFileError`.
         ``project_file``: read/write the project there instead of next to the images.
-        ``labels``: a predefined label list (merged with the one stored in the file).
+        ``labels``: a predefined label list (replaces the one stored in the file).
         """
         paths = [Path(os.path.abspath(p)) for p in paths]
         if not paths:

@@ -94,6 +94,9 @@ class ProjectLock:
         return bool(info.proc_start) and _proc_start(info.pid) not in ("", info.proc_start)
 
     def acquire(self) -> LockInfo | None:
+        if self.held:
+            return None
+        self.error = None
         payload = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
                               "proc_start": _proc_start(os.getpid()), "token": self.token}).encode()
         for attempt in range(3):

@@ -202,3 +202,15 @@ def test_full_disk_during_autosave_tells_the_user_and_keeps_the_file(tmp_path):
     assert result["errors"] and "Autosave failed" in result["errors"][0]
     assert result["dirty"] and result["count"] == 2 and result["file_unchanged"]
     assert Project.open([folder]).count("img0.png") == 1
+
+
+def test_lock_release_and_acquire_again(image_folder):
+    p = Project.open([image_folder], lock=True)
+    assert p.lock.acquire() is None  # already held: idempotent
+    p.close()
+    other = Project.open([image_folder], lock=True)  # the window tried another project ...
+    other.close()
+    assert p.lock.acquire() is None and p.lock.held  # ... and stays on this one
+    with pytest.raises(ProjectLockedError):
+        Project.open([image_folder], lock=True)
+    p.close()

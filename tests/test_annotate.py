@@ -137,3 +137,200 @@ def test_torchrun_two_processes_merge_into_one_file(tmp_path):
     assert a == b  # same ids, masks and categories as one process gives
     assert [ann["id"] for ann in a["annotations"]] == list(range(1, len(a["annotations"]) + 1))
     assert len(a["annotations"]) > 0
+
+
+# ----- streaming, resume, kills and a full disk ------------------------------------------------
+
+def _many(folder: Path, n: int) -> None:
+    rng = np.random.default_rng(7)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (12 + i % 5, 16, 3), dtype=np.uint8)).save(folder / f"p{i:03d}.png")
+
+
+def _args(pics, out, *extra):
+    return ["annotate", "--model", "fake", "--images", str(pics), "--text", "left half", "--text",
+            "bright pixels", "--out", str(out), "--quiet", *extra]
+
+
+def _journal_lines(out: Path) -> int:
+    j = out.with_name(f".{out.name}.partial.jsonl")
+    return j.read_bytes().count(b"\n") if j.exists() else 0
+
+
+def test_results_are_written_image_by_image_not_held_until_the_end(tmp_path, monkeypatch):
+    _many(tmp_path / "pics", 6)
+    out = tmp_path / "coco.json"
+    seen = []
+
+    class Watching(FakePredictor):
+        def set_image(self, image):
+            seen.append(_journal_lines(out))  # header + one line per finished image
+            super().set_image(image)
+
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: Watching())
+    assert cli.main(_args(tmp_path / "pics", out)) == 0
+    assert seen == [1, 2, 3, 4, 5, 6]
+    assert not out.with_name(f".{out.name}.partial.jsonl").exists()  # removed once the file is written
+
+
+def test_a_stopped_run_resumes_skipping_the_images_done(tmp_path, monkeypatch, capsys):
+    _many(tmp_path / "pics", 8)
+    calls = []
+
+    class Stopping(FakePredictor):
+        def set_image(self, image):
+            calls.append(1)
+            if len(calls) == 5:
+                raise KeyboardInterrupt  # Ctrl-C during the 5th image
+            super().set_image(image)
+
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: Stopping())
+    out = tmp_path / "coco.json"
+    out.write_text('{"previous": "good file"}')
+    assert cli.main(_args(tmp_path / "pics", out)) == 130
+    assert out.read_text() == '{"previous": "good file"}'  # untouched until the run completes
+    assert _journal_lines(out) == 5  # header + 4 images
+
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    # Other settings are refused, not mixed in; --restart discards the stopped run.
+    assert cli.main(_args(tmp_path / "pics", out, "--threshold", "0.3")) == 2
+    assert "other settings" in capsys.readouterr().err
+    class Counting(FakePredictor):
+        def set_image(self, image):
+            calls.append(1)
+            super().set_image(image)
+
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: Counting())
+    calls.clear()
+    assert cli.main(_args(tmp_path / "pics", out)) == 0
+    assert len(calls) == 4  # only the images not done before
+    assert "resuming: 4 of 8" in capsys.readouterr().err
+    straight = tmp_path / "straight.json"
+    assert cli.main(_args(tmp_path / "pics", straight)) == 0
+    assert json.loads(out.read_text()) == json.loads(straight.read_text())
+    assert cli.main(_args(tmp_path / "pics", out, "--restart")) == 0
+
+
+def test_a_full_disk_during_annotate_is_reported_and_the_rerun_completes(tmp_path, monkeypatch, capsys):
+    import builtins
+    import errno
+
+    import rismodel.annotate as A
+
+    _many(tmp_path / "pics", 6)
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    out = tmp_path / "coco.json"
+    written = []
+
+    class Filling:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            written.append(data)
+            if len(written) > 3:  # the header and two images fit; the third fills the disk
+                self.f.write(data[:7])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(A, "open", lambda *a, **k: Filling(builtins.open(*a, **k)), raising=False)  # noqa: SIM115
+    assert cli.main(_args(tmp_path / "pics", out)) == 2
+    err = capsys.readouterr().err
+    assert "no space left on the disk" in err and "run the same command again" in err
+    assert "Traceback" not in err and not out.exists()
+    monkeypatch.setattr(A, "open", builtins.open, raising=False)  # space freed
+
+    import os
+
+    from rismodel import fileio
+
+    real_fdopen = os.fdopen
+
+    def fdopen(fd, *a, **k):  # now the final file cannot be written: its temp file fills the disk
+        if ".coco.json." in os.readlink(f"/proc/self/fd/{fd}"):
+            os.close(fd)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fdopen(fd, *a, **k)
+
+    monkeypatch.setattr(fileio.os, "fdopen", fdopen)
+    assert cli.main(_args(tmp_path / "pics", out)) == 2
+    monkeypatch.setattr(fileio.os, "fdopen", real_fdopen)
+    err = capsys.readouterr().err
+    assert "no space left on the disk" in err and "kept in .coco.json.partial.jsonl" in err
+    assert cli.main(_args(tmp_path / "pics", out)) == 0
+    assert "resuming: 6 of 6" in capsys.readouterr().err  # the cut line was dropped, then redone
+    straight = tmp_path / "straight.json"
+    assert cli.main(_args(tmp_path / "pics", straight)) == 0
+    assert json.loads(out.read_text()) == json.loads(straight.read_text())
+
+
+def test_a_non_utf8_file_name_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
+    import os
+
+    _many(tmp_path / "pics", 2)
+    bad = os.fsdecode(bytes(tmp_path / "pics") + b"/caf\xe9.png")
+    Image.new("RGB", (8, 8)).save(bad, format="PNG")
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    out = tmp_path / "coco.json"
+    assert cli.main(_args(tmp_path / "pics", out)) == 0
+    assert "not valid UTF-8" in capsys.readouterr().err
+    assert [im["file_name"] for im in json.loads(out.read_text())["images"]] == ["p000.png", "p001.png"]
+
+
+KILLED_ANNOTATE = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import test_annotate
+from rismodel import cli
+
+class Slow(test_annotate.FakePredictor):
+    def set_image(self, image):
+        time.sleep(0.05)
+        super().set_image(image)
+
+import rismodel.predictor
+rismodel.predictor.Predictor.load = lambda *a, **k: Slow()
+sys.exit(cli.main({args!r}))
+"""
+
+
+def test_kill_9_during_annotate_keeps_the_old_file_and_resumes_to_the_same_result(tmp_path, monkeypatch):
+    import os
+    import random
+    import subprocess
+    import sys
+    import time
+
+    n, kills = 24, int(os.environ.get("RISMODEL_FAULT_KILLS", "2"))
+    _many(tmp_path / "pics", n)
+    out = tmp_path / "coco.json"
+    out.write_text('{"previous": "good file"}')
+    script = KILLED_ANNOTATE.format(tests=str(Path(__file__).parent), args=_args(tmp_path / "pics", out))
+    rng = random.Random(3)
+    killed = 0
+    for attempt in range(kills + 1):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if attempt == kills:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            break
+        start = _journal_lines(out)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and _journal_lines(out) <= start + 1:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.1))  # mid-image or mid-line
+        if proc.poll() is None:
+            proc.kill()
+            killed += 1
+        proc.wait()
+        assert out.read_text() == '{"previous": "good file"}'  # the previous file stays whole
+    assert killed >= 1
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    straight = tmp_path / "straight.json"
+    assert cli.main(_args(tmp_path / "pics", straight)) == 0
+    assert json.loads(out.read_text()) == json.loads(straight.read_text())
+    assert len(json.loads(out.read_text())["images"]) == n

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from rismodel.checkpoint import load_checkpoint, read_header
 from rismodel.cli import main
@@ -109,3 +110,25 @@ def test_resume_from_the_run_folder_alone(tmp_path, synth, capsys):
     assert main(["train", "--resume", "--out", str(run), "--set", "train.max_steps=5"]) == 2
     assert "planned for 3 steps" in capsys.readouterr().err
     assert read_latest(run)["step"] == 3
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, synth, capsys):
+    import shutil
+
+    from rismodel.checkpoint import load_state
+
+    run = tmp_path / "run"
+    assert _train(run, synth, "train.max_steps=2", "train.checkpoint_every=2") == 0
+    expected = load_state(run / "model.safetensors")
+    # What a kill during the first steps leaves: the config and a log, no checkpoint.
+    shutil.rmtree(run / "checkpoints")
+    for name in ("latest.json", "model.safetensors"):
+        (run / name).unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "no checkpoint yet" in err and "starting over from step 0" in err
+    again = load_state(run / "model.safetensors")
+    assert all(torch.equal(again[k], expected[k]) for k in expected)  # the same run, from step 0
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2]

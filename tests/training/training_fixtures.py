@@ -88,3 +88,43 @@ def tiny_train_config(out, **train):
 
 def params_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class FullDisk:
+    """Make the atomic writes of files whose name contains ``match`` fail with ENOSPC part-way,
+    as a disk that fills up during the write does (Linux: the name is read from /proc)."""
+
+    def __init__(self, monkeypatch, match: str):
+        import errno
+        import os
+
+        from rismodel import fileio
+
+        self.hits = 0
+        real_fdopen = os.fdopen
+
+        class Filling:
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, data):
+                self.f.write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+        def fdopen(fd, *a, **k):
+            f = real_fdopen(fd, *a, **k)
+            if match in os.readlink(f"/proc/self/fd/{fd}"):
+                self.hits += 1
+                return Filling(f)
+            return f
+
+        monkeypatch.setattr(fileio.os, "fdopen", fdopen)

@@ -29,7 +29,7 @@ class Labels:
         self.expressions.addRequested.connect(self.add_expression)
         self.expressions.editRequested.connect(self.edit_expression)
         self.expressions.removeRequested.connect(self.remove_expression)
-        window.annotations.selected.connect(lambda _id: self._show_expressions())
+        window.annotations.selected.connect(self._show_expressions)  # may run before the window's own slot
 
     # ----- labels ---------------------------------------------------------------------------
     def set_predefined(self, labels: list[str], restrict: bool = False) -> None:
@@ -71,17 +71,18 @@ class Labels:
             self.w._edit(p.set_label_color, label, (c.red(), c.green(), c.blue()))
 
     # ----- expressions of the selected annotation -------------------------------------------
-    def _selected(self):
+    def _selected(self, ann_id: int | None = None):
         w = self.w
-        if w.project is None or w.key is None or w.selected < 0:
+        ann_id = w.selected if ann_id is None else ann_id
+        if w.project is None or w.key is None or ann_id < 0:
             return None
         try:
-            return w.project.get(w.key, w.selected)
+            return w.project.get(w.key, ann_id)
         except KeyError:
             return None
 
-    def _show_expressions(self) -> None:
-        ann = self._selected()
+    def _show_expressions(self, ann_id: int | None = None) -> None:
+        ann = self._selected(ann_id)
         self.expressions.set_expressions(None if ann is None else list(ann.expressions))
 
     def _ask(self, title: str, text: str = "") -> str | None:

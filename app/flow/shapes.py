@@ -19,6 +19,7 @@ class Shapes:
         window.canvas.shapeFinished.connect(self.shape_finished)
         window.canvas.verticesEdited.connect(self.vertices_edited)
         window.prompt.toolChanged.connect(self._tool_changed)
+        window.annotations.selected.connect(lambda ann_id: window.canvas.tool == "edit" and self.show_vertices(ann_id))
 
     # ----- tools ----------------------------------------------------------------------------
     def tool_polygon(self) -> None:
@@ -36,15 +37,20 @@ class Shapes:
         else:
             self.w.canvas.set_vertices([])
 
-    def show_vertices(self) -> None:
+    def show_vertices(self, ann_id: int | None = None) -> None:
         """Put the selected annotation's outline under the edit tool (its largest part)."""
         w = self.w
-        if w.project is None or w.key is None or w.selected < 0:
+        ann_id = w.selected if ann_id is None else ann_id
+        if w.project is None or w.key is None or ann_id < 0:
             w.canvas.set_vertices([])
             w.statusBar().showMessage("Select an annotation to edit its vertices.", 5000)
             return
-        mask = w.project.get(w.key, w.selected).mask
-        w.canvas.set_vertices(mask_polygon(mask, tolerance=max(1.0, max(mask.shape) / 400)))
+        mask = w.project.get(w.key, ann_id).mask
+        vertices = mask_polygon(mask, tolerance=max(1.0, max(mask.shape) / 400))
+        if not vertices and mask.any():
+            w.statusBar().showMessage("Vertex editing needs a one-piece mask without holes; use the brush "
+                                      "and eraser on this one.", 6000)
+        w.canvas.set_vertices(vertices)
 
     # ----- results --------------------------------------------------------------------------
     def ask_label(self, default: str | None) -> str | None:

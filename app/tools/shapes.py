@@ -52,11 +52,12 @@ def box_mask(p0: tuple[float, float], p1: tuple[float, float], h: int, w: int) -
 
 
 def mask_polygon(mask: np.ndarray, tolerance: float = 1.0) -> list[tuple[float, float]]:
-    """The outline of the mask's largest part as polygon vertices (scene coordinates), simplified with
-    Douglas-Peucker at ``tolerance`` pixels, for vertex editing; [] for an empty mask."""
+    """The outline of a one-piece mask without holes as polygon vertices (scene coordinates),
+    simplified with Douglas-Peucker at ``tolerance`` pixels, for vertex editing; [] for an empty
+    mask or one with several parts or holes (one polygon would drop them)."""
     m = np.asarray(mask, np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    contours, _ = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) != 1:
         return []
     c = max(contours, key=cv2.contourArea)
     c = cv2.approxPolyDP(c, tolerance, True)[:, 0, :]

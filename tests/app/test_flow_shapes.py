@@ -33,6 +33,11 @@ def test_mask_polygon_round_trip():
     back = polygon_mask(pts, 40, 50)
     assert (back & m).sum() / (back | m).sum() > 0.9
     assert mask_polygon(np.zeros((5, 5), bool)) == []
+    m[10:15, 20:25] = False  # a hole: one polygon would fill it
+    assert mask_polygon(m) == []
+    two = np.zeros((40, 50), bool)
+    two[2:5, 2:5] = two[20:30, 20:30] = True
+    assert mask_polygon(two) == []
 
 
 

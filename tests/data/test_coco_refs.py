@@ -10,6 +10,7 @@ from pycocotools.coco import COCO
 
 from rismodel.data.coco_refs import ImageEntry, ObjectEntry, build_coco, load_coco_refs, save_coco
 from rismodel.data.masks import mask_to_polygons
+from rismodel.data.refer import DatasetError
 
 
 def _entries():
@@ -89,3 +90,89 @@ def test_polygons_are_pixel_edges_and_holes_refused():
     assert mask_to_polygons(sq) == [[3.0, 2.0, 7.0, 2.0, 7.0, 5.0, 3.0, 5.0]]
     sq[3, 4] = False
     assert mask_to_polygons(sq) is None
+
+
+# ----- untrusted COCO files (issue 13) ---------------------------------------------------------
+
+
+def _one_image(tmp_path, seg=None, image=None, ann=None, cats=None):
+    data = {"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 6, **(image or {})}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "expressions": ["the thing"],
+                             "segmentation": seg if seg is not None else [[1, 1, 5, 1, 5, 4]],
+                             **(ann or {})}],
+            "categories": cats if cats is not None else [{"id": 1, "name": "thing"}]}
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _load_and_decode(path, **kw):
+    return [s.mask() for s in load_coco_refs(path, **kw)]
+
+
+BAD_COCO = {
+    "uncompressed RLE count out of range": ({"seg": {"size": [6, 8], "counts": [2**40, 8]}}, "run length"),
+    "negative RLE count": ({"seg": {"size": [6, 8], "counts": [-5, 53]}}, "run length"),
+    "RLE runs overshoot the mask": ({"seg": {"size": [6, 8], "counts": [40, 40]}}, "cover"),
+    # The runs of a 20x20 mask in a 6x8 one: pycocotools would write 352 bytes past its buffer.
+    "compressed RLE overshoot": ({"seg": {"size": [6, 8], "counts": "0`<"}}, "run length"),
+    "compressed RLE bad alphabet": ({"seg": {"size": [6, 8], "counts": "\u00ff\u00ff"}}, "alphabet"),
+    "RLE size not a list": ({"seg": {"size": 48, "counts": [48]}}, "size"),
+    "polygon 1e10": ({"seg": [[1, 1, 1e10, 1, 5, 4]]}, "far outside"),
+    "polygon inf": ({"seg": [[1, 1, float("inf"), 1, 5, 4]]}, "NaN or infinite"),
+    "polygon NaN": ({"seg": [[1, 1, float("nan"), 1, 5, 4]]}, "NaN or infinite"),
+    "polygon huge int": ({"seg": [[1, 1, 10**400, 1, 5, 4]]}, "out of range"),
+    "no_target not a list": ({"image": {"no_target_expressions": "the zebra"}}, "no_target_expressions"),
+    "no_target holds numbers": ({"image": {"no_target_expressions": [1, 2]}}, "no_target_expressions"),
+    "category a list": ({"ann": {"category_id": [1]}}, "category_id"),
+    "category name a list": ({"cats": [{"id": 1, "name": ["x"]}]}, "name"),
+    "image id a list": ({"image": {"id": [1]}}, "'id'"),
+    "width a string": ({"image": {"width": "8"}}, "width"),
+    "huge image": ({"image": {"width": 10**6, "height": 10**6}}, "megapixels"),
+    "parent folder file_name": ({"image": {"file_name": "../../etc/passwd"}}, "leaves the images folder"),
+    "absolute file_name": ({"image": {"file_name": "/etc/passwd"}}, "leaves the images folder"),
+    "windows file_name": ({"image": {"file_name": "C:\\\\Windows\\\\x.png"}}, "leaves the images folder"),
+    "file_name a number": ({"image": {"file_name": 7}}, "file name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_COCO))
+def test_bad_coco_is_one_clear_error_naming_the_file(tmp_path, case):
+    kwargs, words = BAD_COCO[case]
+    path = _one_image(tmp_path, **kwargs)
+    with pytest.raises(DatasetError, match=words) as info:
+        _load_and_decode(path)
+    assert str(path) in str(info.value)
+
+
+def test_file_names_outside_the_folder_only_when_allowed(tmp_path):
+    path = _one_image(tmp_path, image={"file_name": "../elsewhere/a.png"})
+    (s,) = load_coco_refs(path, allow_outside=True)
+    assert s.image_path == str(tmp_path / "../elsewhere/a.png")
+    (s,) = load_coco_refs(_one_image(tmp_path, image={"file_name": "sub/a.png"}))  # a subfolder is fine
+    assert s.image_path == str(tmp_path / "sub" / "a.png")
+
+
+def test_valid_rle_forms_still_decode(tmp_path):
+    m = np.zeros((6, 8), np.uint8)
+    m[1:4, 2:6] = 1
+    from rismodel.data.masks import mask_to_rle
+
+    runs = [int(v) for v in np.diff(np.flatnonzero(np.diff(np.concatenate(([2], m.flatten("F"), [2])))))]
+    for seg in (mask_to_rle(m), {"size": [6, 8], "counts": runs}):
+        (s,) = load_coco_refs(_one_image(tmp_path, seg=seg))
+        np.testing.assert_array_equal(s.mask(), m)
+
+
+def test_image_of_another_size_is_the_same_error_in_training_and_eval(tmp_path):
+    from PIL import Image
+
+    from rismodel.data.dataset import RISDataset
+
+    Image.new("RGB", (10, 6)).save(tmp_path / "a.png")  # the file says 8x6
+    samples = load_coco_refs(_one_image(tmp_path))
+    ds = RISDataset(samples, lambda t: (np.zeros((1, 4)), np.ones((1, 4))), image_size=32)
+    with pytest.raises(DatasetError, match="image is 10x6 but its annotation says 8x6"):
+        ds[0]
+    with pytest.raises(DatasetError, match="image is 10x6 but its annotation says 8x6"):
+        samples[0].load_image()

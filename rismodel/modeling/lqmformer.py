@@ -24,7 +24,7 @@ from torch import nn
 from ..config import LQMFormerConfig
 from .backbone import EarlyFusionSwin
 from .dqm import DynamicQueryModule
-from .gmmf import GMMF
+from .gmmf import GMMF, NoFusion
 from .heads import MLP
 from .lqmformer_losses import lqmformer_loss
 from .masked_decoder import MaskedAttentionDecoder
@@ -38,9 +38,15 @@ class LQMFormer(nn.Module):
         self.cfg = cfg
         self.text_encoder = TextEncoder(cfg.text)
         c_l = self.text_encoder.hidden_size
-        gaussian = cfg.grounding == "gmmf"  # Table 6: "cross_attention" = Post-CA without the block
-        fusions = [GMMF(c, c_l, c, cfg.fusion_heads, gaussian=gaussian) for c in cfg.backbone.channels]
-        self.backbone = EarlyFusionSwin(cfg.backbone, cfg.input.image_size, fusions)
+        # Table 6: GMMF and VL-Grounding ("cross_attention") fuse inside every stage; Post-CA and
+        # S-Post-CA fuse each stage's output for the decoder only; Baseline ("none") does not fuse.
+        gaussian = cfg.grounding in ("gmmf", "spectral_post_cross_attention")
+        post = cfg.grounding in ("post_cross_attention", "spectral_post_cross_attention")
+        if cfg.grounding == "none":
+            fusions = [NoFusion() for _ in cfg.backbone.channels]
+        else:
+            fusions = [GMMF(c, c_l, c, cfg.fusion_heads, gaussian=gaussian) for c in cfg.backbone.channels]
+        self.backbone = EarlyFusionSwin(cfg.backbone, cfg.input.image_size, fusions, post=post)
         self.pixel_decoder = MSDeformPixelDecoder(cfg.backbone.channels, cfg.pixel_decoder, c_l)
         d, d_pix = cfg.decoder_dim, cfg.pixel_decoder.dim
         self.dqm = DynamicQueryModule(cfg.num_queries, c_l, d, scoring_network=cfg.scoring_network)

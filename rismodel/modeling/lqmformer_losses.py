@@ -28,17 +28,21 @@ import torch.nn.functional as F
 from ..config import LQMFormerConfig
 
 
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, has_target: torch.Tensor) -> torch.Tensor:
+    """Soft Dice over targeted samples (Dice of an empty target is degenerate). ``[B, 1, h, w]`` each."""
+    keep = has_target.bool()
+    if not keep.any():
+        return logits.sum() * 0.0  # keeps the graph connected for DDP-style training
+    p = logits[keep].sigmoid().flatten(1)  # [B_t, hw]
+    t = target[keep].flatten(1)
+    return (1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)).mean()
+
+
 def mask_losses(logits: torch.Tensor, target: torch.Tensor, has_target: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """BCE over all samples and Dice over targeted samples. ``logits [B, 1, h, w]``, ``target [B, 1, h, w]``."""
     bce = F.binary_cross_entropy_with_logits(logits, target)
-    keep = has_target.bool()
-    if not keep.any():
-        return bce, logits.sum() * 0.0  # keeps the graph connected for DDP-style training
-    p = logits[keep].sigmoid().flatten(1)  # [B_t, hw]
-    t = target[keep].flatten(1)
-    dice = 1 - (2 * (p * t).sum(1) + 1) / (p.sum(1) + t.sum(1) + 1)
-    return bce, dice.mean()
+    return bce, dice_loss(logits, target, has_target)
 
 
 def likelihood_map(attn_maps: list[torch.Tensor], attn_sizes: list[tuple[int, int]],

@@ -14,6 +14,10 @@ instead (Table 6). ``cfg.l2va = False`` removes the layer (LQMFormer; Table 4's 
 Mask features at 1/4: LGFormer's text upsamples the 1/8 map bilinearly; the authors' code and
 Mask2Former add an FPN step (lateral 1x1 conv of the 1/4 stage map + upsampled 1/8 output,
 3x3 conv + GroupNorm + ReLU, then a 1x1 projection). We build the FPN step.
+
+``cfg.coord_channels`` (issue 9, CoordConv): two channels of normalised x and y in [-1, 1] (pixel
+centres) are concatenated to the input of that 3x3 conv, so the mask features carry absolute
+position (Swin has none, and the sine encoding above only steers the deformable sampling).
 """
 
 from __future__ import annotations
@@ -53,6 +57,15 @@ def reference_points(shapes: Sequence[tuple[int, int]], device: torch.device) ->
         points.append(torch.stack((xs.reshape(-1), ys.reshape(-1)), -1))  # [H*W, 2]
     ref = torch.cat(points, 0)  # [S, 2]
     return ref[None, :, None, :].expand(1, -1, len(shapes), 2)
+
+
+def coord_channels(x: torch.Tensor) -> torch.Tensor:
+    """Normalised pixel-centre coordinates ``[B, 2, H, W]`` (x, y in [-1, 1]) for a map ``[B, C, H, W]``."""
+    b, _, h, w = x.shape
+    ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h * 2 - 1
+    xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), 0)  # [2, H, W]: x then y
+    return grid.unsqueeze(0).expand(b, -1, -1, -1)
 
 
 class EncoderLayer(nn.Module):
@@ -101,7 +114,8 @@ class MSDeformPixelDecoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(cfg, text_dim) for _ in range(cfg.num_layers))
         # FPN step at 1/4.
         self.lateral_conv = nn.Sequential(nn.Conv2d(in_channels[0], d, 1, bias=False), group_norm(d))
-        self.output_conv = nn.Sequential(nn.Conv2d(d, d, 3, padding=1, bias=False), group_norm(d), nn.ReLU())
+        extra = 2 if cfg.coord_channels else 0
+        self.output_conv = nn.Sequential(nn.Conv2d(d + extra, d, 3, padding=1, bias=False), group_norm(d), nn.ReLU())
         self.mask_features = nn.Conv2d(d, d, 1)
         self._reset_parameters()
 
@@ -157,5 +171,7 @@ class MSDeformPixelDecoder(nn.Module):
                 for y, (h, w) in zip(src.split([h * w for h, w in shapes], 1), shapes)]  # 3 x [B, D, h, w]
         lateral = self.lateral_conv(features[0])  # [B, D, H/4, W/4]
         y = lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode="bilinear", align_corners=False)
+        if self.cfg.coord_channels:
+            y = torch.cat([y, coord_channels(y)], dim=1)  # [B, D + 2, H/4, W/4]
         mask_features = self.mask_features(self.output_conv(y))  # [B, D, H/4, W/4]
         return mask_features, outs

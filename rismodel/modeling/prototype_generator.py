@@ -76,7 +76,8 @@ class LinguisticPrototypeGenerator(nn.Module):
         return m  # [B, 1, H, W]
 
     def forward(self, l: torch.Tensor, l_mask: torch.Tensor, multi_scale: list[torch.Tensor],
-                mask_features: torch.Tensor) -> list[torch.Tensor]:
+                mask_features: torch.Tensor, return_query: bool = False):
+        """The N + 1 masks ``[B, 1, H, W]``; with ``return_query`` also the final normed queries ``[B, Q, d]``."""
         b = l.shape[0]
         if self.linguistic:
             q = self.query_proj(masked_mean(l, l_mask)).unsqueeze(1)  # [B, 1, d]
@@ -93,4 +94,6 @@ class LinguisticPrototypeGenerator(nn.Module):
             lvl = i % len(multi_scale)
             q = layer(q, query_pos, mems[lvl], poss[lvl])
             masks.append(self._masks(q, mask_features))
+        if return_query:
+            return masks, self.norm(q)
         return masks

@@ -30,7 +30,7 @@ class PWAM(nn.Module):
         self.gate = zero_gate(vis_dim)
         self.scale = 1.0 / math.sqrt(c)
 
-    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor):
+    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor, return_fused: bool = False):
         b, c, h, w = v.shape
         vt = v.flatten(2).transpose(1, 2)  # [B, HW, C]
         m = l_mask.to(v.dtype).unsqueeze(-1)
@@ -41,4 +41,7 @@ class PWAM(nn.Module):
         sia = self.out_norm(sia.transpose(1, 2)).transpose(1, 2)
         mm = nn.functional.gelu(self.p2(nn.functional.gelu(self.p1(vt)) * sia))
         vt = vt + self.gate(mm) * mm
-        return vt.transpose(1, 2).reshape(b, c, h, w), l
+        out = vt.transpose(1, 2).reshape(b, c, h, w)
+        if return_fused:  # LAVT hands its decoder this residual (x_residual), normed
+            return out, l, mm.transpose(1, 2).reshape(b, c, h, w)
+        return out, l

@@ -46,7 +46,7 @@ class VLBA(nn.Module):
         self.gate_l = zero_gate(text_dim)
         self.scale = 1.0 / math.sqrt(c)
 
-    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor):
+    def forward(self, v: torch.Tensor, l: torch.Tensor, l_mask: torch.Tensor, return_fused: bool = False):
         b, c, h, w = v.shape
         vt = v.flatten(2).transpose(1, 2)  # [B, HW, C]
         m = l_mask.to(v.dtype).unsqueeze(-1)  # [B, T, 1]
@@ -62,4 +62,7 @@ class VLBA(nn.Module):
         l_m = self.fuse_l(torch.cat([l, l_r], dim=-1))  # Eq. (9)
         vt = vt + v_m * self.gate_v(v_m)  # Eq. (10)
         l = l + l_m * self.gate_l(l_m) * m  # Eq. (11); padded words stay untouched
-        return vt.transpose(1, 2).reshape(b, c, h, w), l
+        out = vt.transpose(1, 2).reshape(b, c, h, w)
+        if return_fused:  # V_m, the fused residual the authors' decoder sees
+            return out, l, v_m.transpose(1, 2).reshape(b, c, h, w)
+        return out, l

@@ -88,30 +88,31 @@ def measure(folder: Path, browse: int) -> dict:
     from . import Project
     from . import rle as rlemod
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     p = Project.open([folder])
-    t_open = time.perf_counter() - t0
+    t_open, c_open = time.perf_counter() - t0, time.process_time() - c0
     rss_open = _rss_mb()
     peak_open = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     keys = [e.key for e in p.images][:browse]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pixels = 0
     for key in keys:
         for a in p.annotations(key):
             pixels += int(a.mask.sum())
-    t_browse = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_browse, c_browse = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     p.save(force=True)
-    t_save = time.perf_counter() - t0
+    t_save, c_save = time.perf_counter() - t0, time.process_time() - c0
     a = p.annotations(p.images[-1].key)[0]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     p.set_field(p.images[-1].key, a.id, "visible", False)  # one edit: its autosave reuses the other images' JSON
-    t_autosave = time.perf_counter() - t0
+    t_autosave, c_autosave = time.perf_counter() - t0, time.process_time() - c0
     n_anns = sum(p.count(e.key) for e in p.images)
     h, w = p.annotations(p.images[0].key)[0].shape
     return {"images": len(p.images), "annotations": n_anns, "open_s": t_open, "rss_after_open_mb": rss_open,
             "browse_images": len(keys), "browse_s": t_browse, "browse_ms_per_image": 1000 * t_browse / max(len(keys), 1),
-            "save_s": t_save, "autosave_s": t_autosave, "peak_rss_open_mb": peak_open, "decoded_cache_mb": rlemod.CACHE.nbytes / 1e6,
+            "save_s": t_save, "autosave_s": t_autosave, "cpu_open_s": c_open, "cpu_browse_s": c_browse,
+            "cpu_save_s": c_save, "cpu_autosave_s": c_autosave, "peak_rss_open_mb": peak_open, "decoded_cache_mb": rlemod.CACHE.nbytes / 1e6,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "decoded_all_would_need_gb": n_anns * h * w / 1e9, "checksum_pixels": pixels}
 
@@ -158,11 +159,14 @@ def main(argv=None) -> int:
     mp = args.width * args.height / 1e6
     print(f"project: {r['images']} images of {args.width}x{args.height} ({mp:.0f} MP), {r['annotations']} annotations; "
           f"project file {gen['file_mb']:.1f} MB (generated in {gen['generate_s']:.1f} s)")
-    print(f"open:   {r['open_s']:.2f} s (RSS after open {r['rss_after_open_mb']:.0f} MB, peak while opening "
+    print(f"open:   {r['open_s']:.2f} s wall, {r['cpu_open_s']:.2f} s CPU (RSS after open {r['rss_after_open_mb']:.0f} MB, peak while opening "
           f"{r['peak_rss_open_mb']:.0f} MB)")
-    print(f"browse: {r['browse_images']} images, every mask decoded: {r['browse_s']:.2f} s "
+    print(f"browse: {r['browse_images']} images, every mask decoded: {r['browse_s']:.2f} s wall, "
+          f"{r['cpu_browse_s']:.2f} s CPU "
           f"({r['browse_ms_per_image']:.0f} ms per image; decoded-mask cache {r['decoded_cache_mb']:.0f} MB)")
-    print(f"save:   {r['save_s']:.2f} s (first full save); autosave after one edit {r['autosave_s']:.2f} s")
+    print(f"save:   {r['save_s']:.2f} s wall, {r['cpu_save_s']:.2f} s CPU (first full save); autosave after one "
+          f"edit {r['autosave_s']:.2f} s wall, {r['cpu_autosave_s']:.2f} s CPU")
+    print(f"(load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"peak RSS: {r['peak_rss_mb']:.0f} MB (decoded masks for every annotation would need "
           f"{r['decoded_all_would_need_gb']:.0f} GB)")
     return 0

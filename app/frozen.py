@@ -11,8 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-APP_DIR_NAME = "ris-studio"  # Linux (XDG) folder name
-APP_DISPLAY_NAME = "RIS Studio"  # macOS / Windows folder name
+APP_DISPLAY_NAME = "RIS Studio"  # QApplication organisation and application name (app/main.py)
 RUN_RISMODEL = "--run-rismodel"  # ris-studio --run-rismodel ARGS... == rismodel ARGS...
 
 
@@ -36,13 +35,19 @@ def rismodel_command() -> list[str]:
 
 
 def user_data_dir() -> Path:
-    """A writable per-user folder outside the install folder (created): runs, logs."""
+    """A writable per-user folder outside the install folder (created): logs, runs.
+
+    The same folder as Qt's ``QStandardPaths.AppLocalDataLocation`` for organisation and
+    application "RIS Studio" (app/crashlog.py writes its log there), computed without Qt so that
+    it works before the QApplication exists.
+    """
     if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP_DISPLAY_NAME
+        root = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support" / APP_DISPLAY_NAME
+        root = Path.home() / "Library" / "Application Support"
     else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / APP_DIR_NAME
+        root = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    base = root / APP_DISPLAY_NAME / APP_DISPLAY_NAME
     base.mkdir(parents=True, exist_ok=True)
     return base
 
@@ -53,7 +58,8 @@ def ensure_std_streams() -> None:
     if sys.stdout is not None and sys.stderr is not None:
         return
     try:
-        log = open(user_data_dir() / "ris-studio.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        (user_data_dir() / "logs").mkdir(exist_ok=True)
+        log = open(user_data_dir() / "logs" / "ris-studio.log", "a", encoding="utf-8", buffering=1)  # noqa: SIM115
     except OSError:
         log = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     if sys.stdout is None:

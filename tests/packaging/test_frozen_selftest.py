@@ -36,7 +36,24 @@ def test_user_data_dir_is_per_user_and_created(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
     d = frozen.user_data_dir()
-    assert d.is_dir() and REPO not in d.parents
+    assert d.is_dir() and REPO not in d.parents and tmp_path in d.parents
+
+
+def test_user_data_dir_is_where_qt_puts_app_data(tmp_path, monkeypatch, qapp):
+    from PySide6.QtCore import QCoreApplication, QStandardPaths
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path))
+    names = QCoreApplication.organizationName(), QCoreApplication.applicationName()
+    QCoreApplication.setOrganizationName("RIS Studio")
+    QCoreApplication.setApplicationName("RIS Studio")
+    try:
+        qt = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation)
+    finally:
+        QCoreApplication.setOrganizationName(names[0])
+        QCoreApplication.setApplicationName(names[1])
+    if sys.platform.startswith("linux") or sys.platform == "win32":
+        assert Path(qt) == frozen.user_data_dir()
 
 
 def test_windowed_build_without_streams_logs_to_a_file(tmp_path, monkeypatch):
@@ -46,7 +63,7 @@ def test_windowed_build_without_streams_logs_to_a_file(tmp_path, monkeypatch):
     frozen.ensure_std_streams()
     print("written where a console would be", file=sys.stderr)
     sys.stderr.flush()
-    log = frozen.user_data_dir() / "ris-studio.log"
+    log = frozen.user_data_dir() / "logs" / "ris-studio.log"
     assert "written where a console would be" in log.read_text()
 
 

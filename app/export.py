@@ -202,11 +202,13 @@ def _yolo_polygons(mask: np.ndarray) -> list[np.ndarray]:
     return [np.asarray(p, float).reshape(-1, 2) for p in polys or []]
 
 
-def export_yolo(project: Project, folder: str | Path, reviewed_only: bool = False
+def export_yolo(project: Project, folder: str | Path, reviewed_only: bool = False, link_images: bool = True
                 ) -> tuple[list[Path], list[str]]:
     """YOLO segmentation labels: ``<folder>/labels/<image path>.txt`` with one line per object part
     ``class x1 y1 x2 y2 ...`` (normalised to 0..1), ``classes.txt`` and ``data.yaml`` (class
-    names; only labels in use, in category-id order). Returns (files written, images skipped)."""
+    names; only labels in use, in category-id order). ``link_images``: symbolic links
+    ``<folder>/images/<image path>`` to the photos, the layout YOLO trainers expect (where links
+    cannot be made, copy the images there). Returns (files written, images skipped)."""
     import yaml
 
     folder = Path(folder)
@@ -225,9 +227,16 @@ def export_yolo(project: Project, folder: str | Path, reviewed_only: bool = Fals
         out = folder / "labels" / PurePosixPath(e.key).with_suffix(".txt")
         atomic_write_text(out, "".join(line + "\n" for line in lines))
         written.append(out)
+        link = folder / "images" / PurePosixPath(e.key)
+        if link_images and not os.path.lexists(link):
+            try:
+                link.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(os.path.abspath(e.path), link)
+            except OSError as err:
+                skipped.append(f"{e.key}: no link in {folder / 'images'} ({err.strerror or err}); copy the image there")
     atomic_write_text(folder / "classes.txt", "".join(n + "\n" for n in names))
     atomic_write_text(folder / "data.yaml", yaml.safe_dump(
-        {"path": os.fsdecode(project.folder), "train": ".", "val": ".",
+        {"path": os.fsdecode(folder.resolve()), "train": "images", "val": "images",
          "names": dict(enumerate(names))}, allow_unicode=True, sort_keys=False))
     written += [folder / "classes.txt", folder / "data.yaml"]
     return written, skipped

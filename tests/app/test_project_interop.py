@@ -117,6 +117,10 @@ def test_coco_in_then_coco_labelme_yolo_out(image_folder, coco_file, tmp_path):
     assert _iou(dec[0][1], masks["b.jpg"][0]) >= 0.9
     # YOLO out.
     written, skipped = export_yolo(p, tmp_path / "yolo")
+    assert skipped == [] and (tmp_path / "yolo" / "images" / "a.png").resolve() == (image_folder / "a.png").resolve()
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())["train"] == "images"
     names = (tmp_path / "yolo" / "classes.txt").read_text().split("\n")[:-1]
     assert sorted(names) == ["ring", "the disc", "the small disc"]
     for key, (w, h) in (("a.png", (60, 40)), ("b.jpg", (40, 60))):

@@ -1,6 +1,8 @@
 """Take the README screenshot offscreen: ``python -m app.screenshot OUT.png [--model M]``.
 
-Opens a demo scene, types an expression, waits for the live mask and grabs the window. With
+Opens a demo scene, keeps the masks of the ``--keep`` expressions as annotations (snapped to
+edges, labelled with their last word: the label panel shows them), types an expression, waits for
+the live mask and grabs the window. With
 random weights (no trained checkpoint yet) the threshold is moved to the probability median so
 that some mask is visible; the status bar then says "random weights".
 """
@@ -22,6 +24,9 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="lgformer-compact")
     p.add_argument("--image", default="synth_scene_1.jpg")
     p.add_argument("--text", default="the ring")
+    p.add_argument("--keep", nargs="*", default=[], metavar="EXPRESSION",
+                   help="expressions kept as annotations first (label: the last word)")
+    p.add_argument("--labels", nargs="*", default=[], metavar="LABEL", help="a predefined label list")
     args = p.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     tmp = Path(tempfile.mkdtemp())
@@ -50,9 +55,19 @@ def main(argv=None) -> int:
             time.sleep(0.01)
 
     wait(lambda: w.model_info is not None)
+    if args.labels:
+        w.flow.labels.set_predefined(args.labels)
     w.open_paths([demo])
     w.show_image(args.image)
     wait(lambda: w.image is not None and w.key == args.image)
+    from . import dialogs
+
+    dialogs.ask_label = lambda parent, labels, default: default  # Enter in the label dialog
+    for text in args.keep:
+        w.prompt.expression.setText(text)
+        w.live.set_text(text)
+        wait(lambda t=text: w.live.result is not None and w.live.result.get("text") == t)
+        w.keep_mask()
     w.prompt.expression.setText(args.text)
     w.live.set_text(args.text)
     wait(lambda: w.live.result is not None)

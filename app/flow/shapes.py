@@ -56,6 +56,7 @@ class Shapes:
     def ask_label(self, default: str | None) -> str | None:
         w = self.w
         label = dialogs.ask_label(w, w.project.labels(), default or self.last_label or "object")
+        w.activateWindow()
         w.canvas.setFocus()
         return label
 

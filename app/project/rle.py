@@ -81,7 +81,7 @@ def _check_chunk(counts: list[bytes], sizes: list[tuple[int, int]]) -> tuple[int
     starts = np.empty_like(ends)
     starts[0], starts[1:] = 0, ends[:-1] + 1
     length = ends - starts + 1
-    ann = np.searchsorted(last_char, ends)  # the mask each number belongs to
+    ann = np.repeat(np.arange(n, dtype=np.int32), lens)[ends]  # the mask each number belongs to
     if length.max() > 6:  # pycocotools shifts a C int: more than 6 x 5 bits overflows it
         return int(ann[np.argmax(length > 6)]), "a count is too large"
     data = (c & 0x1F).astype(np.int64)

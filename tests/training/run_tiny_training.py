@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import torch
 from training_fixtures import TINY_CFG, TinyData, TinyRIS, tiny_train_config
 
-from rismodel.training.engine import train
+from rismodel.training.engine import TrainingError, train
 from rismodel.training.state import read_latest
 
 if __name__ == "__main__":
@@ -22,5 +22,9 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     # As `rismodel train --resume` does: a run killed before its first checkpoint starts over.
     resume = len(sys.argv) > 3 and sys.argv[3] == "resume" and read_latest(sys.argv[1]) is not None
-    result = train(cfg, TinyRIS(), TINY_CFG, TinyData(), resume=resume)
+    try:
+        result = train(cfg, TinyRIS(), TINY_CFG, TinyData(), resume=resume)
+    except TrainingError as e:  # as `rismodel train` shows it
+        print(f"rismodel train: error: {e}", file=sys.stderr)
+        sys.exit(2)
     print(f"done {result.step}", flush=True)

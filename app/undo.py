@@ -2,8 +2,8 @@
 
 Every change to a project is a :class:`Command` with ``redo(project)`` and ``undo(project)``;
 :class:`UndoStack` runs it, keeps it, and replays it backwards. Mask edits store only the
-bounding box of the pixels that changed (old and new patch), so a brush stroke on a 24-megapixel
-photo costs kilobytes of history, not a full-size copy.
+bounding box of the pixels that changed (old and new patch, as RLE), so a brush stroke on a
+24-megapixel photo costs kilobytes of history, not a full-size copy.
 """
 
 from __future__ import annotations
@@ -77,16 +77,30 @@ class SetField(Command):
         project._set_field(self.image, self.ann_id, self.name, self.old)
 
 
-@dataclass
 class EditMask(Command):
-    """Replace the pixels inside ``box`` (y0, y1, x0, x1) of one annotation's mask."""
+    """Replace the pixels inside ``box`` (y0, y1, x0, x1) of one annotation's mask.
 
-    image: str
-    ann_id: int
-    box: tuple[int, int, int, int]
-    old: np.ndarray
-    new: np.ndarray
-    text: str = "brush"
+    The old and new patches are kept as RLE (a brush stroke across a 12-megapixel photo is
+    megabytes as pixels and kilobytes as runs), so 500 steps of history stay small."""
+
+    def __init__(self, image: str, ann_id: int, box: tuple[int, int, int, int], old: np.ndarray,
+                 new: np.ndarray, text: str = "brush"):
+        from .project import rle
+
+        self.image, self.ann_id, self.box, self.text = image, ann_id, tuple(box), text
+        self._old, self._new = rle.encode(old), rle.encode(new)
+
+    @property
+    def old(self) -> np.ndarray:
+        from .project import rle
+
+        return rle.decode(self._old)
+
+    @property
+    def new(self) -> np.ndarray:
+        from .project import rle
+
+        return rle.decode(self._new)
 
     @classmethod
     def between(cls, image: str, ann_id: int, before: np.ndarray, after: np.ndarray,
@@ -97,8 +111,7 @@ class EditMask(Command):
         if rows.size == 0:
             return None
         y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        return cls(image, ann_id, (y0, y1, x0, x1), before[y0:y1, x0:x1].copy(),
-                   after[y0:y1, x0:x1].copy(), text)
+        return cls(image, ann_id, (y0, y1, x0, x1), before[y0:y1, x0:x1], after[y0:y1, x0:x1], text)
 
     def _put(self, project, patch):
         y0, y1, x0, x1 = self.box

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def shown(path) -> str:
+    """A path as text a window can show: bytes that are not UTF-8 become U+FFFD (a lone
+    surrogate from the file system would make the message itself fail to display)."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "replace")
 
 
 class ProjectError(RuntimeError):
@@ -18,8 +25,8 @@ class ProjectFileError(ProjectError):
 
     def __init__(self, file: Path, problem: str, backup: Path | None = None):
         self.file, self.problem, self.backup = Path(file), problem, backup
-        where = f" A copy was kept at {backup}." if backup else ""
-        super().__init__(f"cannot read the project file {file}: {problem}. The file was not changed.{where}")
+        where = f" A copy was kept at {shown(backup)}." if backup else ""
+        super().__init__(f"cannot read the project file {shown(file)}: {problem}. The file was not changed.{where}")
 
 
 class ProjectLockedError(ProjectError):
@@ -27,7 +34,7 @@ class ProjectLockedError(ProjectError):
 
     def __init__(self, file: Path, holder):
         self.file, self.holder = Path(file), holder
-        super().__init__(f"{file.parent} is open in another RIS Studio ({holder.describe()}); "
+        super().__init__(f"{shown(self.file.parent)} is open in another RIS Studio ({holder.describe()}); "
                          "open it read-only, or close the other window first")
 
 
@@ -38,7 +45,7 @@ class ProjectChangedError(ProjectError):
 
     def __init__(self, file: Path):
         self.file = Path(file)
-        super().__init__(f"the project file {file} was changed on disk by another program since it "
+        super().__init__(f"the project file {shown(file)} was changed on disk by another program since it "
                          "was loaded; not overwritten (reload it, save elsewhere, or overwrite)")
 
 

@@ -44,6 +44,7 @@ from .errors import (
     ProjectFileError,
     ProjectLockedError,
     ProjectReadOnlyError,
+    shown,
 )
 from .lock import ProjectLock
 
@@ -156,7 +157,7 @@ class ImageEntry:
 
     @property
     def display_name(self) -> str:
-        return os.fsencode(self.key).decode("utf-8", "replace")
+        return shown(self.key)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -264,7 +265,7 @@ class Project:
         paths = [Path(os.path.abspath(p)) for p in paths]
         if not paths:
             raise ProjectError("nothing to open")
-        missing = [os.fsdecode(p) for p in paths if not p.exists()]
+        missing = [shown(p) for p in paths if not p.exists()]
         if missing:
             raise ProjectError(f"not found: {', '.join(missing)}")
         files: list[Path] = []
@@ -272,7 +273,7 @@ class Project:
             try:
                 files.extend(list_images(p) if p.is_dir() else [p])
             except OSError as e:
-                raise ProjectError(f"cannot list {p}: {e.strerror or e}") from None
+                raise ProjectError(f"cannot list {shown(p)}: {e.strerror or e}") from None
         folder = paths[0] if len(paths) == 1 and paths[0].is_dir() else \
             Path(os.path.commonpath([str(f.parent) for f in files] or [str(paths[0])]))
         project = cls(folder, autosave and not read_only, project_file)
@@ -318,8 +319,8 @@ class Project:
                                    f"({e.strerror or e})") from None
         self.backups.append(self.backup)
         self._disk = (_fingerprint(self.file), None)  # replacing it is fine: it is backed up
-        self.notices.append(f"The project file {self.file} could not be read ({err.problem}). It was kept "
-                            f"as {self.backup}; a new project starts and will replace it on the first save.")
+        self.notices.append(f"The project file {shown(self.file)} could not be read ({err.problem}). It was "
+                            f"kept as {shown(self.backup)}; a new project starts and will replace it on the first save.")
         self.images.clear()
         self._by_key.clear()
         self._anns.clear()
@@ -329,8 +330,8 @@ class Project:
         key = Path(os.path.relpath(path, self.folder)).as_posix()
         try:
             schema.check_key(key)
-        except schema.Invalid as e:
-            raise ProjectError(f"{os.fsdecode(path)} is outside the project folder {self.folder}: {e}") from None
+        except schema.Invalid:
+            raise ProjectError(f"{shown(path)} is outside the project folder {shown(self.folder)}") from None
         entry = self._by_key.get(key)
         if entry is None:
             entry = ImageEntry(key, path, self._next_image)
@@ -348,7 +349,7 @@ class Project:
     def _entry(self, key: str) -> ImageEntry:
         e = self._by_key.get(key)
         if e is None:
-            raise ProjectError(f"{key} is not an image of this project")
+            raise ProjectError(f"{shown(key)} is not an image of this project")
         return e
 
     def refresh_missing(self) -> list[str]:
@@ -441,7 +442,7 @@ class Project:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise ProjectReadOnlyError(f"{self.folder} was opened read-only; edits are not possible")
+            raise ProjectReadOnlyError(f"{shown(self.folder)} was opened read-only; edits are not possible")
 
     def new_annotation(self, key: str, label: str, expression: str | list[str] | None, mask: np.ndarray,
                        color: tuple[int, int, int] | None = None, source: str = "manual",
@@ -454,7 +455,7 @@ class Project:
         mask = np.asarray(mask) > 0
         w, h = self._entry(key).upright_size()
         if mask.shape != (h, w):
-            raise ProjectError(f"mask is {mask.shape[1]}x{mask.shape[0]} but {key} is {w}x{h}")
+            raise ProjectError(f"mask is {mask.shape[1]}x{mask.shape[0]} but {shown(key)} is {w}x{h}")
         if source not in schema.SOURCES or review not in schema.REVIEW_STATES:
             raise ProjectError(f"unknown source {source!r} or review state {review!r}")
         exprs = [expression] if isinstance(expression, str) else list(expression or [])
@@ -678,6 +679,7 @@ class Project:
             else:
                 msg = (f"Autosave failed: {e}. Your edits are kept in memory; save the project "
                        "elsewhere or export, or free space / make the folder writable.")
+            msg = msg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # showable text
             for fn in list(self.error_listeners):
                 fn(msg)
 
@@ -744,7 +746,7 @@ class Project:
         (returns the backup's path). Write failures raise ``rismodel.fileio.WriteError``.
         """
         if self.read_only:
-            raise ProjectReadOnlyError(f"{self.folder} was opened read-only; save it elsewhere")
+            raise ProjectReadOnlyError(f"{shown(self.folder)} was opened read-only; save it elsewhere")
         backup = None
         if self._backup_before_save and os.path.lexists(self.file) and not self.disk_changed():
             backup = self._backup(f"v{schema.VERSION - 1}-backup")

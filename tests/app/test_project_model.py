@@ -146,3 +146,21 @@ def test_saved_bytes_follow_every_kind_of_edit(image_folder):
     p.entry("c.png").size = (60, 40)
     p.save()
     assert json.loads((image_folder / PROJECT_FILE).read_text()) == p.to_json()
+
+
+def test_brush_history_is_held_compressed(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.new("RGB", (2000, 1500)).save(folder / "big.png")
+    p = Project.open([folder], autosave=False)
+    a = p.add("big.png", "x", "e", np.zeros((1500, 2000), bool))
+    painted = np.zeros((1500, 2000), bool)
+    painted[100:1400, 50:1950] = True  # one stroke over most of a 3-megapixel image
+    p.edit_mask("big.png", a.id, painted)
+    cmd = p.history._done[-1]
+    assert cmd.box == (100, 1400, 50, 1950) and cmd.new.all() and not cmd.old.any()
+    assert len(cmd._old["counts"]) + len(cmd._new["counts"]) < 100  # bytes, not 2 x 2.5 MB of pixels
+    p.undo()
+    assert not p.get("big.png", a.id).mask.any()

@@ -26,6 +26,24 @@ class DataError(ValueError):
     """The training data cannot be used (missing files, empty split); the message says which."""
 
 
+ITEM_ERROR = "__error__"  # key of the stand-in item SeededItems returns for an item that failed
+
+
+def collate_or_error(collate_fn):
+    """``collate_fn`` for good batches; a batch holding a failed item becomes ``{ITEM_ERROR: msg}``."""
+    from torch.utils.data import default_collate
+
+    collate_fn = collate_fn or default_collate
+
+    def collate(items):
+        for item in items:
+            if isinstance(item, dict) and ITEM_ERROR in item:
+                return {ITEM_ERROR: item[ITEM_ERROR]}
+        return collate_fn(items)
+
+    return collate
+
+
 def load_samples(data: DataConfig) -> list:
     """The split's :class:`~rismodel.data.sample.RefSample` list, with every image checked to exist."""
     from ..data.refer import DatasetError
@@ -100,6 +118,10 @@ class SeededItems(Dataset):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(s)
                 return self.dataset[index]
+        except (ValueError, OSError) as e:
+            # A bad item (unreadable image, image/annotation size mismatch, bad mask) travels back
+            # as its message: a DataLoader worker would wrap the error in its own traceback text.
+            return {ITEM_ERROR: f"training item {index}: {e}"}
         finally:
             random.setstate(py)
             np.random.set_state(npst)

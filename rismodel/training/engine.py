@@ -31,7 +31,7 @@ from ..config import ModelConfig
 from ..fileio import WriteError, atomic_write_json, atomic_write_text, describe_write_error
 from . import distributed as D
 from .config import TrainConfig, train_config_to_dict
-from .data import ResumableSampler, SeededItems
+from .data import ITEM_ERROR, DataError, ResumableSampler, SeededItems, collate_or_error
 from .optim import build_optimizer, build_scheduler
 from .state import (
     FINAL,
@@ -85,6 +85,8 @@ def _autocast(device: torch.device, amp: str):
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:
+    if ITEM_ERROR in batch:
+        raise DataError(f"{batch[ITEM_ERROR]}; fix or remove it from the data")
     missing = [k for k in BATCH_KEYS if k not in batch]
     if missing:
         raise TrainingError(f"the data loader's batches lack {', '.join(missing)}")
@@ -215,7 +217,7 @@ def train(cfg: TrainConfig, model: torch.nn.Module, model_cfg: ModelConfig, data
         # shift dropout after a resume); worker seeds depend on (seed, epoch) only.
         gen = torch.Generator().manual_seed(p.seed * 1_000_003 + epoch)
         return DataLoader(SeededItems(dataset, p.seed), batch_size=local_bs, sampler=sampler,
-                          num_workers=p.num_workers, collate_fn=collate_fn,
+                          num_workers=p.num_workers, collate_fn=collate_or_error(collate_fn),
                           pin_memory=device.type == "cuda", generator=gen)
 
     if p.num_workers:

@@ -99,3 +99,20 @@ def test_poly_schedule():
     assert poly_factor(50, 100, 0.9) == pytest.approx(0.5 ** 0.9)
     assert poly_factor(100, 100, 0.9) == 0.0
     assert poly_factor(4, 100, 0.9, warmup_steps=10) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_bad_training_item_stops_with_its_message_not_a_worker_traceback(tmp_path, workers):
+    from rismodel.training.data import DataError
+
+    class OneBad(TinyData):
+        def __getitem__(self, i):
+            if i == 3:  # what RefSample.load_image raises for an image whose size is not the annotation's
+                raise ValueError("img3.png: image is 64x48 but the annotation says 80x60")
+            return super().__getitem__(i)
+
+    cfg = tiny_train_config(tmp_path / "run", max_steps=10, batch_size=10, num_workers=workers)
+    with pytest.raises(DataError) as e:
+        train(cfg, TinyRIS(), TINY_CFG, OneBad())
+    assert "training item 3: img3.png: image is 64x48" in str(e.value)
+    assert "Traceback" not in str(e.value)

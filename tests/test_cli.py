@@ -126,6 +126,14 @@ def bad(tmp_path_factory, ckpt):
     b.cut_coco.write_text('{"images": [{"id": 1, "file_name": "a.png"')
     b.dir = d / "folder"
     b.dir.mkdir()
+    (d / "coco").mkdir()
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(d / "outside.png")
+    b.outside_coco = d / "coco" / "outside.json"  # its image is ../outside.png
+    b.outside_coco.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "../outside.png", "width": 30, "height": 20}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]],
+                         "area": 100, "bbox": [0, 0, 10, 10], "iscrowd": 0, "expressions": ["a box"]}],
+        "categories": [{"id": 1, "name": "box"}]}))
     b.non_utf8 = os.fsdecode(bytes(d) + b"/caf\xe9.png")  # a name that is not UTF-8, missing
     b.norun = d / "norun"
     b.norun.mkdir()
@@ -237,6 +245,8 @@ BAD_CASES = [
     ("eval-truncated-coco", lambda b: ["eval", "--baseline", "whole-image", "--coco", str(b.cut_coco)], "cut.json"),
     ("eval-coco-fifo", lambda b: ["eval", "--baseline", "whole-image", "--coco", str(b.fifo)],
      "not a regular file"),
+    ("eval-coco-image-outside", lambda b: ["eval", "--baseline", "whole-image", "--coco", str(b.outside_coco)],
+     "outside.png"),
     ("eval-missing-root", lambda b: ["eval", "--baseline", "whole-image", "--data-root", str(b.d / "nodata"),
                                      "--dataset", "refcoco", "--split", "val"], "nodata"),
     ("eval-empty-split", lambda b: ["eval", "--baseline", "whole-image", "--data-root", str(b.synth),
@@ -318,3 +328,9 @@ def test_a_non_utf8_out_name_under_a_strict_utf8_stdout(ckpt, image, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
     assert os.path.isfile(out)
     assert b"wrote" in proc.stdout and b"\\udcff" in proc.stdout  # printed escaped, not a crash
+
+
+def test_eval_follows_images_outside_the_folder_only_when_asked(bad, capsys):
+    assert main(["eval", "--baseline", "whole-image", "--coco", str(bad.outside_coco), "--quiet",
+                 "--allow-outside-images"]) == 0
+    assert "whole-image" in capsys.readouterr().out

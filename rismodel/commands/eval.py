@@ -17,6 +17,9 @@ def add_arguments(p):
     p.add_argument("--split", metavar="NAME", help="val, test, testA, testB, ... (required with --dataset)")
     p.add_argument("--coco", metavar="FILE", type=existing_file, help="evaluate on a COCO file with expressions instead")
     p.add_argument("--images", metavar="DIR", help="image folder (default: the dataset's usual place)")
+    p.add_argument("--allow-outside-images", action="store_true",
+                   help="follow absolute and ../ image names that leave the image folder (refused "
+                   "by default: a dataset file must not make the program read elsewhere)")
     p.add_argument("--generalised", action="store_true",
                    help="read grefs(<split-by>).json and report gRefCOCO's metrics (automatic when "
                         "the dataset has that file and no refs(<split-by>).p)")
@@ -45,7 +48,8 @@ def _samples(args):
     if args.coco:
         if args.data_root or args.dataset:
             raise UserError("give either --coco or --data-root/--dataset, not both")
-        samples = load_coco_refs(args.coco, args.images, split=args.split)
+        samples = load_coco_refs(args.coco, args.images, split=args.split,
+                                 allow_outside=args.allow_outside_images)
         generalised = args.generalised or any(not s.has_target for s in samples)
         return samples, generalised, {"coco": args.coco, "split": args.split}
     if not (args.data_root and args.dataset and args.split):
@@ -55,7 +59,7 @@ def _samples(args):
     generalised = args.generalised or (not (folder / f"refs({args.split_by}).p").is_file()
                                        and (folder / f"grefs({args.split_by}).json").is_file())
     samples = load_dataset(args.data_root, args.dataset, args.split_by, args.split, args.images,
-                           fmt="grefs" if generalised else "auto")
+                           fmt="grefs" if generalised else "auto", allow_outside=args.allow_outside_images)
     return samples, generalised, {"data_root": args.data_root, "dataset": args.dataset,
                                   "split_by": args.split_by, "split": args.split}
 

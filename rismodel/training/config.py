@@ -58,6 +58,8 @@ class DataConfig:
     # Curriculum: train on a ref's shortest sentence with this probability (0 = a uniform choice,
     # as LAVT). SynthRef's shortest sentences name a shape alone, the hardest thing to ground.
     shortest_sentence_prob: float = 0.0
+    # Image names that leave the images folder (absolute, ../) are refused unless this is true.
+    allow_outside_images: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def load_samples(data: DataConfig) -> list:
 
             if not data.coco_file:
                 raise DataError("data.format is 'coco' but data.coco_file is not set")
-            samples = load_coco_refs(data.coco_file, data.images_dir, split=data.split)
+            samples = load_coco_refs(data.coco_file, data.images_dir, split=data.split,
+                                     allow_outside=data.allow_outside_images)
             where = f"{data.coco_file} (split '{data.split}')"
         else:
             from ..data.refer import load_dataset
@@ -63,7 +64,8 @@ def load_samples(data: DataConfig) -> list:
                 raise DataError(f"data.format is '{data.format}' but data.data_root is not set")
             samples = load_dataset(data.data_root, data.dataset, data.split_by, data.split,
                                    images_dir=data.images_dir,
-                                   fmt="grefs" if data.format == "grefcoco" else "auto")
+                                   fmt="grefs" if data.format == "grefcoco" else "auto",
+                                   allow_outside=data.allow_outside_images)
             where = f"{data.data_root}/{data.dataset} ({data.split_by}, split '{data.split}')"
     except DatasetError as e:
         raise DataError(f"cannot load the training data: {e}") from e
@@ -154,5 +156,6 @@ def build_ris_dataset(samples: list, model_cfg, tokenize, augment: bool = False,
 
     inp = model_cfg.input
     dataset = ds.RISDataset(samples, tokenize, image_size=inp.image_size, mean=inp.mean, std=inp.std,
-                            train=True, augment=augment, shortest_prob=shortest_prob)
+                            train=True, augment=augment, shortest_prob=shortest_prob,
+                            letterbox=inp.resize == "letterbox")
     return dataset, ds.collate

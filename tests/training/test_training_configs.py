@@ -14,25 +14,42 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FILES = sorted(CONFIGS.glob("*.yaml"))
 PRETRAINED_SWIN = "runs/pretrain/swin-compact-synthref.safetensors"
 
-ABLATIONS = {
-    "lgformer-t2-learnable-q1.yaml": {"query_type": "learnable", "num_queries": 1},
-    "lgformer-t2-learnable-q10.yaml": {"query_type": "learnable", "num_queries": 10},
-    "lgformer-t4-baseline.yaml": {"fusion": "pwam", "pixel_decoder.l2va": False, "v2la": False},
-    "lgformer-t4-pwam.yaml": {"fusion": "pwam", "pixel_decoder.l2va": True, "v2la": True},
-    "lgformer-t4-no-l2va.yaml": {"fusion": "vlba", "pixel_decoder.l2va": False, "v2la": True},
-    "lgformer-t4-no-v2la.yaml": {"fusion": "vlba", "pixel_decoder.l2va": True, "v2la": False},
-    "lgformer-t5-n3.yaml": {"decoder_layers": 3},
-    "lgformer-t5-n6.yaml": {"decoder_layers": 6},
-    "lgformer-t6-sentence-l2va.yaml": {"pixel_decoder.l2va_input": "sentence"},
-    "lqmformer-t3-no-scoring.yaml": {"scoring_network": False, "score_learning": True},
-    "lqmformer-t3-no-score-learning.yaml": {"score_learning": False, "scoring_network": True},
-    "lqmformer-t3-no-qm-loss.yaml": {"qm_loss": False},
-    "lqmformer-t4-nqb20.yaml": {"num_queries": 20},
-    "lqmformer-t4-nqb50.yaml": {"num_queries": 50},
-    "lqmformer-t5-rho0.5.yaml": {"rho": 0.5},
-    "lqmformer-t5-rho1.0.yaml": {"rho": 1.0},
-    "lqmformer-t6-cross-attention.yaml": {"grounding": "cross_attention"},
+# file -> (paper table, the row's label as the paper prints it, the switches of that row)
+ROWS = {
+    "lgformer-t2-learnable-q1.yaml": ("LGFormer Table 2", "Learnable 1", {"query_type": "learnable", "num_queries": 1}),
+    "lgformer-t2-learnable-q10.yaml": ("LGFormer Table 2", "Learnable 10", {"query_type": "learnable", "num_queries": 10}),
+    "lgformer-t4-baseline.yaml": ("LGFormer Table 4", "row 1 (baseline)",
+                                  {"fusion": "pwam", "pixel_decoder.l2va": False, "v2la": False}),
+    "lgformer-t4-vlba.yaml": ("LGFormer Table 4", "row 2: VLBA only",
+                              {"fusion": "vlba", "pixel_decoder.l2va": False, "v2la": False}),
+    "lgformer-t4-vlba-l2va.yaml": ("LGFormer Table 4", "row 3: VLBA + L2VA",
+                                   {"fusion": "vlba", "pixel_decoder.l2va": True, "v2la": False}),
+    "lgformer-t5-n3.yaml": ("LGFormer Table 5", "N = 3", {"decoder_layers": 3, "pixel_decoder.num_layers": 3}),
+    "lgformer-t5-n6.yaml": ("LGFormer Table 5", "N = 6", {"decoder_layers": 6, "pixel_decoder.num_layers": 6}),
+    "lgformer-t6-sentence-l2va.yaml": ("LGFormer Table 6", "sentence embeddings", {"pixel_decoder.l2va_input": "sentence"}),
+    "lqmformer-t3-no-scoring.yaml": ("LQMFormer Table 3(a)", "w/o scoring module",
+                                     {"scoring_network": False, "score_learning": True}),
+    "lqmformer-t3-no-score-learning.yaml": ("LQMFormer Table 3(a)", "w/o score-based learning",
+                                            {"score_learning": False, "scoring_network": True}),
+    "lqmformer-t3-no-qm-loss.yaml": ("LQMFormer Table 3(a)", "w/o QM-loss", {"qm_loss": False}),
+    "lqmformer-t3-no-fusion-no-qm-loss.yaml": ("LQMFormer Table 3(b)", "w/o modality fusion module and QM-loss",
+                                               {"grounding": "none", "qm_loss": False}),
+    "lqmformer-t4-nqb20.yaml": ("LQMFormer Table 4", "N_qb = 20", {"num_queries": 20}),
+    "lqmformer-t4-nqb50.yaml": ("LQMFormer Table 4", "N_qb = 50", {"num_queries": 50}),
+    "lqmformer-t4-nqb100.yaml": ("LQMFormer Table 4", "N_qb = 100", {"num_queries": 100, "scoring_network": True}),
+    "lqmformer-t4-nqb100-no-scoring.yaml": ("LQMFormer Table 4", "100‡",
+                                            {"num_queries": 100, "scoring_network": False}),
+    "lqmformer-t5-rho0.5.yaml": ("LQMFormer Table 5", "50%", {"rho": 0.5}),
+    "lqmformer-t5-rho1.0.yaml": ("LQMFormer Table 5", "100%", {"rho": 1.0}),
+    "lqmformer-t6-baseline.yaml": ("LQMFormer Table 6", "Baseline", {"grounding": "none", "qm_loss": False}),
+    "lqmformer-t6-post-ca.yaml": ("LQMFormer Table 6", "Post-CA", {"grounding": "post_cross_attention"}),
+    "lqmformer-t6-s-post-ca.yaml": ("LQMFormer Table 6", "S-Post-CA", {"grounding": "spectral_post_cross_attention"}),
+    "lqmformer-t6-vl-grounding.yaml": ("LQMFormer Table 6", "VL-Grounding", {"grounding": "cross_attention"}),
 }
+ABLATIONS = {name: row[2] for name, row in ROWS.items()}
+# Not ablations: the paper configs, the shipped compact recipes and the issue-9 recipes.
+MAIN = {"lgformer-swinb.yaml", "lqmformer-swinb.yaml", "lgformer-compact.yaml", "lqmformer-compact.yaml",
+        "lgformer-compact-v2.yaml", "lqmformer-compact-v2.yaml"}
 
 
 def _get(cfg, dotted):
@@ -42,7 +59,7 @@ def _get(cfg, dotted):
 
 
 def test_every_config_file_loads_and_builds():
-    assert len(FILES) == 4 + len(ABLATIONS)
+    assert {f.name for f in FILES} == MAIN | set(ABLATIONS)  # every file is a main config or a table row
     counts = {}
     for f in FILES:
         cfg = load_train_config(f)
@@ -59,9 +76,39 @@ def test_every_config_file_loads_and_builds():
         for key, value in ABLATIONS.get(f.name, {}).items():
             assert _get(model_cfg, key) == value, f"{f.name}: {key}"
     assert counts["lgformer-t2-learnable-q10.yaml"] != counts["lgformer-compact.yaml"]
-    assert counts["lgformer-t4-baseline.yaml"] < counts["lgformer-t4-pwam.yaml"] < counts["lgformer-compact.yaml"]
-    assert counts["lqmformer-t6-cross-attention.yaml"] < counts["lqmformer-compact.yaml"]
+    assert (counts["lgformer-t4-baseline.yaml"] < counts["lgformer-t4-vlba.yaml"]
+            < counts["lgformer-t4-vlba-l2va.yaml"] < counts["lgformer-compact.yaml"])
+    assert counts["lgformer-t5-n3.yaml"] < counts["lgformer-t5-n6.yaml"]
+    assert counts["lqmformer-t6-baseline.yaml"] < counts["lqmformer-t6-vl-grounding.yaml"] < counts["lqmformer-compact.yaml"]
+    assert counts["lqmformer-t6-post-ca.yaml"] == counts["lqmformer-t6-vl-grounding.yaml"]  # same modules, other place
+    assert counts["lqmformer-t6-s-post-ca.yaml"] == counts["lqmformer-compact.yaml"]
     assert counts["lgformer-swinb.yaml"] > 5 * counts["lgformer-compact.yaml"]
+
+
+def test_every_ablation_config_names_its_table_row():
+    """Issue 9: one config per table row, named after it: the file's header names the table and row,
+    the file name says the table (t<N>), and no two files are the same row."""
+    for name, (table, label, _) in ROWS.items():
+        header = (CONFIGS / name).read_text().splitlines()[0]
+        paper, tab = table.split(" ", 1)
+        assert header.startswith(f"# {table}, row "), name
+        assert label in header, (name, label)
+        assert name.startswith(f"{paper.lower()}-t{tab.split()[1][0]}-"), name
+    settings = [(n.split("-")[0], n.split("-t")[1][0], tuple(sorted(r[2].items()))) for n, r in ROWS.items()]
+    assert len(set(settings)) == len(settings)
+
+
+def test_v2_recipes_select_the_issue9_options():
+    lg = resolve_model_config(load_train_config(CONFIGS / "lgformer-compact-v2.yaml"))
+    assert (lg.loss_target, lg.presence, lg.input.resize, lg.backbone.decoder_features) == (
+        "upsample", "head", "letterbox", "fused")
+    assert lg.pixel_decoder.coord_channels and lg.text.max_tokens == 40 and lg.dice_weight > 0
+    lqm = resolve_model_config(load_train_config(CONFIGS / "lqmformer-compact-v2.yaml"))
+    assert (lqm.qm_target, lqm.input.resize, lqm.backbone.decoder_features) == ("mask_cosine", "letterbox", "fused")
+    assert lqm.pixel_decoder.coord_channels and lqm.text.max_tokens == 40
+    for name in ("lgformer-swinb.yaml", "lqmformer-swinb.yaml", "lgformer-compact.yaml", "lqmformer-compact.yaml"):
+        cfg = resolve_model_config(load_train_config(CONFIGS / name))
+        assert cfg.text.max_tokens == 20 and cfg.input.resize == "squash", name  # the paper's budget
 
 
 def test_paper_configs_follow_the_papers():

@@ -17,7 +17,8 @@ def _mask(h, w, y0, y1, x0, x1):
 
 
 def test_project_model_does_not_import_qt_or_torch():
-    code = ("import sys, app.project, app.undo, app.export; "
+    code = ("import sys, app.project, app.undo, app.export, app.project.interop, app.project.bench, "
+            "app.project.soak; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6')]; print(bad)")
     import subprocess
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -214,3 +215,40 @@ def test_lock_release_and_acquire_again(image_folder):
     with pytest.raises(ProjectLockedError):
         Project.open([image_folder], lock=True)
     p.close()
+
+
+def test_a_touched_but_identical_file_is_not_a_change(image_folder):
+    p = Project.open([image_folder])
+    p.add("a.png", "x", "e", _mask())
+    f = image_folder / PROJECT_FILE
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # backup tools, rsync -t ...
+    assert not p.disk_changed()
+    p.add("c.png", "y", "e", _mask())
+    assert not p.dirty and p.last_save_error is None
+
+
+def test_locks_from_other_hosts_or_half_written_are_judged_safely(image_folder):
+    from app.project import ProjectLock
+
+    lock = image_folder / f".{PROJECT_FILE}.lock"
+    lock.write_text(json.dumps({"pid": 1, "host": "another-machine", "started": 0}))
+    with pytest.raises(ProjectLockedError, match="another-machine"):
+        Project.open([image_folder], lock=True)  # cannot be checked from here: held
+    ProjectLock(lock).break_lock()  # the user says the other machine is gone
+    Project.open([image_folder], lock=True).close()
+    lock.write_text("{not json")  # a lock being written right now ...
+    with pytest.raises(ProjectLockedError):
+        Project.open([image_folder], lock=True)
+    old = time.time() - 60
+    os.utime(lock, (old, old))  # ... or the remains of a crash long ago
+    Project.open([image_folder], lock=True).close()
+
+
+def test_refresh_missing_follows_the_disk(image_folder, tmp_path):
+    p = Project.open([image_folder])
+    p.add("c.png", "x", "e", _mask())
+    (image_folder / "c.png").rename(tmp_path / "c.png")
+    assert p.refresh_missing() == ["c.png"] and p.missing() == ["c.png"]
+    (tmp_path / "c.png").rename(image_folder / "c.png")
+    assert p.refresh_missing() == ["c.png"] and p.missing() == [] and p.count("c.png") == 1

@@ -6,7 +6,8 @@ project's COCO instances reader: types of every field checked) and masks are dec
 ``rismodel.data.coco_refs.annotation_mask``, which checks first what would crash or exhaust
 pycocotools (polygon coordinates finite and near the image, RLE counts covering the mask exactly). Each COCO image is matched to the project image with the same relative path
 (``file_name`` may not leave the folder), else by its file name alone when that is unique.
-Imported objects arrive "to review" (with ``score`` when the file has one) as one undo step.
+Imported objects arrive "to review" (with ``score`` when the file has one) as one undo step; an
+object already in the project (same label, same mask) is not added twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from rismodel.data.coco_refs import annotation_mask
 from rismodel.data.refer import DatasetError, load_instances
 
+from . import rle as rlemod
 from . import schema
 from .errors import ProjectError
 from .model import ACCEPTED, TO_REVIEW, Project
@@ -104,6 +106,11 @@ def import_coco(project: Project, path: str | os.PathLike, review: bool = True) 
             continue
         if not mask.any():
             report.skipped.append(f"{where} on {key}: empty mask")
+            continue
+        counts = rlemod.encode(mask)["counts"]
+        if any(a.label == schema.normalise_label(label) and a._rle["counts"] == counts
+               for a in [*project.annotations(key), *(x for k, x in items if k == key)]):
+            report.skipped.append(f"{where} on {key}: already in the project (same label and mask)")
             continue
         try:
             ann = project.new_annotation(key, label, exprs, mask, source="import",

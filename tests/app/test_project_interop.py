@@ -64,7 +64,14 @@ def test_import_coco_for_review(image_folder, coco_file):
     assert np.array_equal(anns[0].mask, masks["a.png"][0]) and np.array_equal(anns[1].mask, masks["a.png"][1])
     b = p.annotations("b.jpg")[0]
     assert np.array_equal(b.mask, masks["b.jpg"][0]) and b.score == 0.75 and b.expressions == ["the small disc", "a dot"]
+    again = import_coco(p, path)  # the same file twice: nothing doubled
+    assert again.added == 0 and len(again.skipped) == 3 and "already in the project" in again.skipped[0]
     assert p.undo_text() == f"import {path.name}" and p.undo() == ["a.png", "b.jpg"] and p.count("a.png") == 0
+    d = json.loads(path.read_text())
+    for im in d["images"]:
+        im["file_name"] = "photos/" + im["file_name"]  # written one folder up: matched by name
+    path.write_text(json.dumps(d))
+    assert import_coco(p, path).added == 3
 
 
 def _labelme_masks(doc):

@@ -32,6 +32,9 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rismodel.data.errors import DatasetError
+from rismodel.data.paths import path_inside
+
 from . import rle as rlemod
 from .errors import ProjectFileError
 
@@ -133,11 +136,14 @@ def check_key(key: str, where: str = "file") -> str:
     """A project key: a relative POSIX path that stays inside the project folder."""
     if not key or "\x00" in key:
         raise Invalid(f"{where} is empty or holds a NUL character")
-    if key.startswith("/") or "\\" in key or (len(key) > 1 and key[1] == ":"):
-        raise Invalid(f"{where} {key!r} is an absolute path; image paths must stay inside the project folder")
-    parts = key.split("/")
-    if any(p in ("", ".", "..") for p in parts) or posixpath.normpath(key) != key:
-        raise Invalid(f"{where} {key!r} leaves the project folder or is not a plain relative path")
+    try:  # the data readers' rule: no absolute, drive or '..' name (POSIX and Windows spelling)
+        path_inside(".", key, where)
+    except DatasetError:
+        raise Invalid(f"{where} {key!r} is absolute or uses '..': image paths must stay inside the "
+                      "project folder") from None
+    # A key is also an identity: one spelling per file (no "./", "//", backslashes).
+    if "\\" in key or any(p in ("", ".") for p in key.split("/")) or posixpath.normpath(key) != key:
+        raise Invalid(f"{where} {key!r} is not a plain relative path (a/b.jpg)")
     return key
 
 

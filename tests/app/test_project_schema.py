@@ -112,8 +112,9 @@ def test_problems_are_named(saved):
                 "deep nesting": "nested too deeply", "next id 1e400": "must be an integer",
                 "next id Infinity": "must be an integer", "duplicate annotation ids": "used by two annotations",
                 "next annotation id below existing ids": "ids would be reused",
-                "expressions as a string": "expressions must be a list", "absolute image path": "absolute path",
-                "../ image path": "leaves the project folder", "rle counts too long": "counts cover"}
+                "expressions as a string": "expressions must be a list",
+                "absolute image path": "must stay inside the project folder",
+                "../ image path": "must stay inside the project folder", "rle counts too long": "counts cover"}
     for name, content in _variants(good):
         if name in expected:
             (folder / PROJECT_FILE).write_text(content)

@@ -10,9 +10,12 @@ labelme "polygon" shapes (contours through pixel centres, as labelme draws them)
 import base64
 import io
 import json
+import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
@@ -202,3 +205,42 @@ def test_cutout_cropped_to_the_object():
     assert cutout_rgba(img, m, crop=True, margin=3).shape == (16, 21, 4)
     with pytest.raises(ValueError, match="empty"):
         cutout_rgba(img, np.zeros((40, 60), bool), crop=True)
+
+
+# ----- fuzzing the import (issue 13: imported COCO is untrusted data) ------------------------------
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True) | st.text(max_size=6),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=int(os.environ.get("RIS_FUZZ_EXAMPLES", "100")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_import_never_raises_anything_but_project_error(image_folder, tmp_path, data):
+    m = np.zeros((40, 60), bool)
+    m[3:9, 4:20] = True
+    doc = coco_refs.build_coco([coco_refs.ImageEntry("a.png", 60, 40, [coco_refs.ObjectEntry("x", m, ["the x"])])])
+    doc["annotations"].append(dict(doc["annotations"][0], id=2, segmentation=mask_to_polygons(m)))
+    node, path = doc, []
+    for _ in range(data.draw(st.integers(0, 5))):
+        kids = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+        if not kids:
+            break
+        k, v = kids[data.draw(st.integers(0, len(kids) - 1))]
+        path.append((node, k))
+        node = v
+    if path:
+        parent, k = path[-1]
+        parent[k] = data.draw(_values)
+    f = tmp_path / "fuzz.json"
+    f.write_text(json.dumps(doc))
+    p = Project.open([image_folder], autosave=False)
+    try:
+        report = import_coco(p, f)
+    except ProjectError:
+        return
+    assert isinstance(report.summary(), str)
+    for e, a in p.all_annotations():  # whatever was accepted is a valid mask of its image
+        w, h = e.upright_size()
+        assert a.mask.shape == (h, w) and a.mask.any()

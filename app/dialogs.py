@@ -76,7 +76,7 @@ def model_info_html(info: dict) -> str:
     rows += [(f"training: {k}", v) for k, v in training.items() if k != "trained_on" and not isinstance(v, dict)]
     body = "".join(f"<tr><td><b>{html.escape(str(k))}</b></td><td>{html.escape(str(v))}</td></tr>"
                    for k, v in rows)
-    note = SYNTHETIC_NOTE
+    note = info.get("note") or SYNTHETIC_NOTE  # photo-coco brings its own (vocabulary, limits)
     if info.get("source") == "random":
         note = "These are RANDOM weights (no trained checkpoint found): the masks are meaningless."
     return f"<table cellpadding='3'>{body}</table><p><i>{html.escape(note)}</i></p>"

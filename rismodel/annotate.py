@@ -210,6 +210,8 @@ def _annotate_image(predictor, path: Path, name: str, texts: list[str], threshol
     h, w = rgb.shape[:2]
     entry = ImageEntry(file_name=name, width=w, height=h)
     empty, scores = [], {}
+    if not texts:  # photo-coco as the teacher: it proposes objects and writes their expressions
+        entry.objects.extend(predictor.propose())
     for text in texts:
         pred = predictor.predict(text, threshold=threshold)
         if pred.mask.any():
@@ -314,8 +316,11 @@ def run(predictor_factory, inputs: list[str], texts: list[str], out: str | os.Pa
 
     log = log or sys.stderr
     texts = [" ".join(clean_text(t).split()) for t in texts]
-    if not any(texts):
-        raise AnnotateError("give at least one non-empty --text")
+    from rismodel.registry import PHOTO_MODEL
+
+    if not any(texts) and model_name != PHOTO_MODEL:
+        raise AnnotateError("give at least one non-empty --text (only --model photo-coco proposes "
+                            "objects and expressions by itself)")
     texts = list(dict.fromkeys(t for t in texts if t))
     out = Path(out)
     resolve_target(out)  # a folder or a device as --out fails now, not after the whole run

@@ -55,6 +55,11 @@ MODELS: dict[str, ModelConfig] = {
     ),
 }
 
+# Not a ModelConfig: the training-free real-photo engine (rismodel/photo), loaded by Predictor.load.
+PHOTO_MODEL = "photo-coco"
+PHOTO_DESCRIPTION = ("Real photos, training-free: COCO-80 detector (ONNX) + expression rules + "
+                     "U2-Net-p masks in the box; 80 COCO classes only")
+
 DESCRIPTIONS = {
     "lgformer-swinb": "LGFormer as in the paper: Swin-B 480x480, bert-base-uncased, N=6",
     "lqmformer-swinb": "LQMFormer as in the paper: Swin-B 480x480, BERT, 100 queries, 3x3 decoder layers",

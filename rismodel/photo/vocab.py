@@ -65,6 +65,10 @@ class ClassMatcher:
         v = (h * m).sum(1) / m.sum(1).clamp(min=1)  # sentence-transformers' mean pooling
         return torch.nn.functional.normalize(v, dim=-1)
 
+    def load(self) -> None:
+        """Load the text encoder now (it is otherwise loaded on the first word the lists lack)."""
+        self._ensure()
+
     def _ensure(self) -> None:
         if self._encoder is None:
             self._encoder = self._factory()

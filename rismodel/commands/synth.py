@@ -25,17 +25,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
     parser.add_argument("--image-size-range", type=_size_range, default=(160, 640), metavar="MIN-MAX",
                         help="range of image side lengths in pixels (default 160-640)")
+    v = parser.add_argument_group("rendering variation (defaults: the standard SynthRef look, byte for byte)")
+    v.add_argument("--background", choices=["default", "flat", "cluttered", "textured", "mixed"], default="default",
+                   help="background kind; mixed draws flat, cluttered or textured per image")
+    v.add_argument("--noise", type=float, default=0.0, help="largest Gaussian pixel-noise std, 0-255 scale (0 = off)")
+    v.add_argument("--blur", type=float, default=0.0, help="largest Gaussian blur radius in pixels (0 = off)")
+    v.add_argument("--jpeg", type=int, default=0, help="lowest JPEG quality of a round trip, 5-95 (0 = off)")
+    v.add_argument("--lighting", type=float, default=0.0,
+                   help="0-1: brightness, contrast, a colour cast small enough to keep colour names, shading")
+    v.add_argument("--rotation", type=float, default=0.2, help="largest shape rotation in radians (default 0.2)")
+    v.add_argument("--aspect", type=float, default=1.0, help="largest stretch of a shape, 1-3 (1 = none)")
+    v.add_argument("--min-visible", type=float, default=0.65,
+                   help="share of each object kept visible; lower = more occlusion (default 0.65)")
 
 
 def run(args: argparse.Namespace) -> int:
     from rismodel.cli import UserError
     from rismodel.data.synth import generate
+    from rismodel.data.synth_variation import Variation
     from rismodel.fileio import WriteError
 
     if args.images < 3:
         raise UserError("--images must be at least 3 (train, val and test each get one)")
     if args.seed < 0:
         raise UserError("--seed must be >= 0")
+    try:
+        variation = Variation(background=args.background, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
+                              lighting=args.lighting, rotation=args.rotation, aspect=args.aspect,
+                              min_visible=args.min_visible)
+    except ValueError as e:
+        raise UserError(f"rendering variation: {e}") from None
     start = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -44,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         stats = generate(args.out, args.images, seed=args.seed, size_range=args.image_size_range,
-                         progress=progress)
+                         progress=progress, variation=variation)
     except WriteError as e:
         raise UserError(str(e)) from None
     print(f"wrote {stats.images} images ({', '.join(f'{k} {v}' for k, v in sorted(stats.splits.items()))}), "

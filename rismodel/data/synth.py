@@ -26,6 +26,7 @@ from PIL import Image
 from rismodel.data.masks import mask_to_rle
 from rismodel.data.synth_language import BUCKETS, Phraser, bucket_of, multi_target, no_target, single_target
 from rismodel.data.synth_scene import SHAPES, make_scene
+from rismodel.data.synth_variation import STREAM, Variation, apply_photometric
 from rismodel.fileio import atomic_write_bytes, atomic_write_json
 
 DATASET = "synthref"
@@ -71,10 +72,14 @@ def _sentences(texts: list[str], first_id: int) -> list[dict]:
             for i, t in enumerate(texts)]
 
 
-def generate_image(seed: int, index: int, size_range: tuple[int, int]) -> dict:
-    """Render image ``index`` and its expressions (pure function of seed and index)."""
+def generate_image(seed: int, index: int, size_range: tuple[int, int], variation: Variation | None = None) -> dict:
+    """Render image ``index`` and its expressions (pure function of seed, index and variation)."""
     rng = np.random.default_rng([seed, index])
-    scene = make_scene(rng, size_range)
+    vrng = np.random.default_rng([seed, index, STREAM])  # the variation's own stream
+    var = variation or Variation()
+    scene = make_scene(rng, size_range, var, vrng)
+    if var.photometric():
+        scene.image = apply_photometric(scene.image, var, vrng)
     ph = Phraser(rng)
     objs = scene.objects
     singles = []
@@ -91,7 +96,8 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int]) -> dict:
 
 
 def generate(out_dir: str | Path, num_images: int, seed: int = 0,
-             size_range: tuple[int, int] = (160, 640), progress=None) -> SynthStats:
+             size_range: tuple[int, int] = (160, 640), progress=None,
+             variation: Variation | None = None) -> SynthStats:
     """Write the whole dataset under ``out_dir``; returns counts and the length histogram."""
     if num_images < 3:
         raise ValueError("need at least 3 images (one per split)")
@@ -108,7 +114,7 @@ def generate(out_dir: str | Path, num_images: int, seed: int = 0,
     images, anns, refs, grefs = [], [], [], []
     ref_id = sent_id = 0
     for idx in range(num_images):
-        g = generate_image(seed, idx, size_range)
+        g = generate_image(seed, idx, size_range, variation)
         scene, split = g["scene"], split_of[idx]
         h, w = scene.owner.shape
         image_id, file_name = idx + 1, f"synth_{idx:06d}.png"
@@ -150,7 +156,8 @@ def generate(out_dir: str | Path, num_images: int, seed: int = 0,
             progress(idx + 1, num_images)
     root = out / DATASET
     atomic_write_json(root / "instances.json", {
-        "info": {"description": f"SynthRef procedural referring dataset, seed {seed}"},
+        "info": {"description": f"SynthRef procedural referring dataset, seed {seed}",
+                 **({} if variation is None or variation == Variation() else {"variation": variation.to_dict()})},
         "images": images, "annotations": anns,
         "categories": [{"id": i, "name": n, "supercategory": "shape"} for n, i in CATEGORY_IDS.items()]})
     atomic_write_bytes(root / f"refs({SPLIT_BY}).p", pickle.dumps(refs, protocol=2))

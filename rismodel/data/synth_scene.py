@@ -4,7 +4,8 @@ Every object is rasterised without anti-aliasing into an owner map (index of the
 per pixel), so each object's mask is exactly its *visible* part: later objects occlude earlier
 ones, and a ring's hole shows what lies behind it. Placement is retried until every object keeps
 at least ``MIN_VISIBLE`` of its area visible. Randomness comes only from the numpy Generator given
-to :func:`make_scene`, so a seed fixes the scene byte for byte.
+to :func:`make_scene`, so a seed fixes the scene byte for byte. A :class:`~rismodel.data.synth_variation.Variation`
+(issue 9) changes backgrounds, shape pose and occlusion, drawing from its own stream ``vrng``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from rismodel.data.synth_variation import Variation, background
 
 SHAPES = ("circle", "square", "triangle", "star", "hexagon", "cross", "ring", "heart", "diamond")
 COLORS = {  # name -> RGB; well apart in hue or brightness so a name is never in doubt
@@ -25,7 +28,7 @@ COLORS = {  # name -> RGB; well apart in hue or brightness so a name is never in
 TEXTURES = ("solid", "striped", "dotted", "checkered")
 # Radius as a share of the image's shorter side; gaps between classes keep them distinct.
 SIZES = {"small": (0.06, 0.085), "medium": (0.11, 0.14), "large": (0.175, 0.22)}
-MIN_VISIBLE = 0.65
+MIN_VISIBLE = Variation.min_visible  # the default; Variation(min_visible=...) changes it
 MIN_PIXELS = 60
 
 
@@ -51,7 +54,7 @@ class Scene:
         return self.owner == i
 
 
-def _outline(shape: str, r: float, rot: float) -> list[tuple[float, float]] | None:
+def _outline(shape: str, r: float, rot: float, aspect: float = 1.0) -> list[tuple[float, float]] | None:
     """Polygon vertices around (0, 0) with radius ``r``; None for ellipse-based shapes."""
     def regular(n, radius, start):
         return [(radius * math.cos(start + 2 * math.pi * k / n), radius * math.sin(start + 2 * math.pi * k / n))
@@ -79,22 +82,25 @@ def _outline(shape: str, r: float, rot: float) -> list[tuple[float, float]] | No
         pts = list(zip((x * r / 15).tolist(), ((y + 2) * r / 15).tolist()))
     else:
         return None
+    if aspect != 1.0:  # stretched along the shape's own axis, then rotated
+        pts = [(x * aspect, y / aspect) for x, y in pts]
     c, s = math.cos(rot), math.sin(rot)
     return [(x * c - y * s, x * s + y * c) for x, y in pts]
 
 
-def _shape_patch(shape: str, r: float, rot: float) -> np.ndarray:
+def _shape_patch(shape: str, r: float, rot: float, aspect: float = 1.0) -> np.ndarray:
     """bool [2R, 2R] footprint of the shape centred in its patch."""
-    half = math.ceil(r * 1.3) + 1
+    half = math.ceil(r * 1.3 * max(aspect, 1 / aspect)) + 1
     img = Image.new("1", (2 * half, 2 * half), 0)
     draw = ImageDraw.Draw(img)
     if shape in ("circle", "ring"):
-        draw.ellipse([half - r, half - r, half + r, half + r], fill=1)
+        rx, ry = r * aspect, r / aspect
+        draw.ellipse([half - rx, half - ry, half + rx, half + ry], fill=1)
         if shape == "ring":
-            ri = r * 0.55
-            draw.ellipse([half - ri, half - ri, half + ri, half + ri], fill=0)
+            ix, iy = rx * 0.55, ry * 0.55
+            draw.ellipse([half - ix, half - iy, half + ix, half + iy], fill=0)
     else:
-        draw.polygon([(half + x, half + y) for x, y in _outline(shape, r, rot)], fill=1)
+        draw.polygon([(half + x, half + y) for x, y in _outline(shape, r, rot, aspect)], fill=1)
     return np.asarray(img, dtype=bool)
 
 
@@ -147,10 +153,15 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(out).copy()
 
 
-def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640)) -> Scene:
+def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640),
+               variation: Variation | None = None, vrng: np.random.Generator | None = None) -> Scene:
     """Render one scene: image, owner map and object attributes (visible centroids)."""
+    var = variation or Variation()
+    vrng = vrng if vrng is not None else np.random.default_rng(0)
     w, h = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, 2))
-    image = _background(h, w, rng)
+    image = _background(h, w, rng)  # drawn even when replaced: the scene's stream stays the same
+    if var.background != "default":
+        image = background(var.background, h, w, vrng)
     owner = np.full((h, w), -1, np.int8)
     specs, full_areas, visible = [], [], np.zeros(0, np.int64)
     for _ in range(int(rng.integers(2, 8))):
@@ -159,7 +170,9 @@ def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640
         size = str(rng.choice(list(SIZES)))
         texture = str(rng.choice(TEXTURES, p=[0.4, 0.2, 0.2, 0.2]))
         r = rng.uniform(*SIZES[size]) * min(w, h)
-        patch = _shape_patch(shape, r, rng.uniform(-0.2, 0.2))
+        rot = rng.uniform(-var.rotation, var.rotation)
+        aspect = math.exp(vrng.uniform(-math.log(var.aspect), math.log(var.aspect))) if var.aspect > 1 else 1.0
+        patch = _shape_patch(shape, r, rot, aspect)
         ph, pw = patch.shape
         if ph >= h or pw >= w:
             continue
@@ -169,7 +182,7 @@ def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640
             left = visible - np.bincount(covered[covered >= 0], minlength=len(specs))
             areas = np.array(full_areas + [int(patch.sum())])
             left = np.append(left, areas[-1])
-            if (left >= MIN_VISIBLE * areas).all() and (left >= MIN_PIXELS).all():
+            if (left >= var.min_visible * areas).all() and (left >= MIN_PIXELS).all():
                 owner[y0:y0 + ph, x0:x0 + pw][patch] = len(specs)
                 visible = left
                 rgb = np.array(COLORS[color], np.float32) + rng.uniform(-12, 12, 3)
@@ -181,7 +194,7 @@ def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640
                 full_areas.append(int(patch.sum()))
                 break
     if len(specs) < 2:  # crowded by chance: draw again from the same stream (stays deterministic)
-        return make_scene(rng, size_range)
+        return make_scene(rng, size_range, variation, vrng)
     objects = []
     for i, (shape, color, size, texture) in enumerate(specs):
         ys, xs = np.nonzero(owner == i)

@@ -77,9 +77,10 @@ class _Refs(torch.utils.data.Dataset):
     """One item per ref: its preprocessed image (decoded once) and its ground truth."""
 
     def __init__(self, samples: Sequence[RefSample], resolution: str, image_size: int,
-                 mean: Sequence[float], std: Sequence[float], need_image: bool):
+                 mean: Sequence[float], std: Sequence[float], need_image: bool, letterbox: bool = False):
         self.samples, self.resolution, self.size = samples, resolution, image_size
         self.mean, self.std, self.need_image = mean, std, need_image
+        self.letterbox = letterbox  # the model's input.resize (issue 9); the ground truth follows it
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -90,10 +91,10 @@ class _Refs(torch.utils.data.Dataset):
             image = None
             if self.need_image:
                 rgb = s.load_image()  # the one size check, shared with training
-                image = preprocess_image(rgb, self.size, self.mean, self.std)  # [3, S, S]
+                image = preprocess_image(rgb, self.size, self.mean, self.std, self.letterbox)  # [3, S, S]
             gt = torch.from_numpy(s.mask())  # [H, W] uint8
             if self.resolution == "input":
-                gt = resize_mask(gt.numpy(), self.size)  # [S, S], nearest, as in training
+                gt = resize_mask(gt.numpy(), self.size, self.letterbox)  # [S, S], nearest, as in training
         except (ImageLoadError, EvalError, ValueError, OSError) as e:
             return {"index": i, "error": f"ref {s.ref_id}: {e}"}
         return {"index": i, "image": image, "gt": gt > 0, "error": None}
@@ -112,6 +113,8 @@ class ModelSegmenter:
     def __init__(self, predictor, threshold: float = 0.5, use_presence: bool = False):
         self.predictor, self.threshold, self.use_presence = predictor, threshold, use_presence
         self.device = torch.device(predictor.device)
+        inp = predictor.config.input
+        self.letterbox, self.input_size = inp.resize == "letterbox", inp.image_size
 
     def _autocast(self):
         if self.device.type == "cuda":
@@ -134,7 +137,14 @@ class ModelSegmenter:
             raise EvalError("the model gave non-finite (NaN/inf) output: its weights or config are broken")
         present = torch.sigmoid(presence) >= PRESENCE_THRESHOLD  # [B]
         sizes = {q.out_size for q in queries}
-        if len(sizes) == 1:
+        if self.letterbox and sizes != {(self.input_size, self.input_size)}:
+            # original resolution: cut each letterbox's padding first (the input frame is square)
+            from rismodel.data.dataset import unletterbox
+
+            probs = [torch.sigmoid(F.interpolate(unletterbox(lg[None], *q.out_size, self.input_size),
+                                                 size=q.out_size, mode="bilinear", align_corners=False))[0, 0]
+                     for lg, q in zip(logits, queries)]
+        elif len(sizes) == 1:
             up = F.interpolate(logits, size=sizes.pop(), mode="bilinear", align_corners=False)
             probs = list(torch.sigmoid(up)[:, 0])  # B x [h, w]
         else:
@@ -177,7 +187,8 @@ def evaluate(samples: Sequence[RefSample], segmenter: Segmenter, *, generalised:
             break
         used.append(s)
         seen += len(s.sentences)
-    data = _Refs(used, resolution, image_size, mean, std, segmenter.needs_image)
+    data = _Refs(used, resolution, image_size, mean, std, segmenter.needs_image,
+                 letterbox=getattr(segmenter, "letterbox", False))
     loader = torch.utils.data.DataLoader(data, batch_size=None, shuffle=False, num_workers=workers,
                                          collate_fn=_as_is)
     acc = MetricAccumulator(generalised=generalised)

@@ -198,3 +198,29 @@ def test_lqmformer_table6_grounding_rows_run(grounding):
         model(image, ids, mask)
     hook.remove()
     assert torch.allclose(seen[0][0], seen[0][1])  # the last stage ran on text-free features
+
+
+def test_evaluation_unpads_letterboxed_predictions():
+    """Finding 4, evaluation path: at the original resolution the evaluator cuts the letterbox's
+    padding before upsampling, as the predictor does."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rismodel.data.dataset import resize_mask
+    from rismodel.evaluation.evaluate import ModelSegmenter, Query
+
+    gt = np.zeros((50, 200), bool)
+    gt[10:40, 140:190] = True
+    target = resize_mask(gt, 96, letterbox=True)
+
+    class Model:
+        def __call__(self, images=None, input_ids=None, attention_mask=None):
+            return {"pred_masks": F.avg_pool2d(target[None, None] * 20 - 10, 4), "presence_logits": torch.ones(1)}
+
+    cfg = with_overrides(get_config("lgformer-compact"), {"input.image_size": 96, "input.resize": "letterbox"})
+    pred = SimpleNamespace(device="cpu", config=cfg, model=Model(),
+                           tokenize=lambda texts: (torch.zeros(1, 4, dtype=torch.long), torch.ones(1, 4, dtype=torch.long)))
+    mask = ModelSegmenter(pred)([Query(sample=None, sentence="the box", image=torch.zeros(3, 96, 96),
+                                       out_size=(50, 200))])[0].numpy()
+    assert (mask & gt).sum() / (mask | gt).sum() > 0.8

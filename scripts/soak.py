@@ -125,8 +125,11 @@ def _compare_runs(a: Path, b: Path, steps: int, t: Tally) -> None:
 
 def _wait_for_progress(out: Path, p: subprocess.Popen, timeout: float = 120.0) -> None:
     """Until the run logs a step it had not logged when this call began."""
-    log = out / "metrics.jsonl"
+    _wait_for_lines(out / "metrics.jsonl", p, timeout)
 
+
+def _wait_for_lines(log: Path, p: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Until ``log`` has a line more than when this call began (or the process ends)."""
     def lines() -> int:
         return log.read_bytes().count(b"\n") if log.exists() else 0
 
@@ -165,6 +168,7 @@ def soak_train(args) -> int:
             p.kill()
             p.wait()
             t.add("kills")
+            t.add("temp files left by kills (removed by the next run)", len(list(out.rglob("*.tmp"))))
             step = _check_run_folder(out, t)
             t.add("kills before the first checkpoint" if step == 0 else "kills after a checkpoint")
             resume = True
@@ -265,7 +269,12 @@ def soak_annotate(args) -> int:
         out.write_text(old)
         while t.figures.get("kills", 0) < args.kills:
             p = _annotator(pics, out)
-            time.sleep(rng.uniform(0.5, args.max_delay))  # start-up takes ~2-4 s of this
+            journal = out.with_name(f".{out.name}.partial.jsonl")
+            if rng.random() < 0.25:  # during start-up (model load, folder scan)
+                time.sleep(rng.uniform(0.2, args.max_delay))
+            else:  # mid-image or mid-journal-line
+                _wait_for_lines(journal, p)
+                time.sleep(rng.uniform(0.0, 0.3))
             if p.poll() is not None:
                 t.add("runs that finished before the kill")
                 t.check(p.returncode == 0, f"a run ended with {p.returncode}")
@@ -275,7 +284,6 @@ def soak_annotate(args) -> int:
             p.kill()
             p.wait()
             t.add("kills")
-            journal = out.with_name(f".{out.name}.partial.jsonl")
             done = max(0, journal.read_bytes().count(b"\n") - 1) if journal.exists() else 0
             t.add("kills with images in the journal" if done else "kills before the first image")
             t.add("files checked")
@@ -357,7 +365,7 @@ def soak_scale(args) -> int:
             if proc.returncode != 0 or not line:
                 print(proc.stderr[-2000:])
                 return 1
-            _, rc, rss_kb, secs = line[0].split()
+            _, _rc, rss_kb, secs = line[0].split()
             data = json.loads(out.read_text())
             rows.append((n, int(rss_kb) / 1024, float(secs), len(data["annotations"]), out.stat().st_size / 1e6))
     finally:

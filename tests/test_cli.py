@@ -114,6 +114,14 @@ def bad(tmp_path_factory, ckpt):
     b.text.write_text("hello, not a checkpoint")
     b.cut_ckpt = d / "cut.safetensors"
     b.cut_ckpt.write_bytes(ckpt.read_bytes()[:5000])
+    import dataclasses
+
+    cfg = with_overrides(get_config("lgformer-compact"), TINY)
+    model = build_model(cfg)
+    for attr, encoder in (("evil_te", "package:evilmod"), ("nowhere_te", str(d / "no-such-encoder"))):
+        bad_cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, name=encoder))
+        setattr(b, attr, d / f"{attr}.safetensors")
+        save_checkpoint(getattr(b, attr), model, bad_cfg, {})
     b.file = d / "a_file"
     b.file.write_text("x")
     b.binary_yaml = d / "bin.yaml"
@@ -180,6 +188,10 @@ BAD_CASES = [
     ("info-truncated", lambda b: ["info", str(b.cut_ckpt)], "cut.safetensors"),
     ("info-fifo", lambda b: ["info", str(b.fifo)], "pipe.png"),
     ("info-non-utf8", lambda b: ["info", b.non_utf8], "caf"),
+    ("info-text-encoder-package", lambda b: ["info", str(b.evil_te)], "evilmod"),
+    ("info-text-encoder-nowhere", lambda b: ["info", str(b.nowhere_te)], "no-such-encoder"),
+    ("predict-text-encoder-package", lambda b: ["predict", "--model", str(b.evil_te), "--image", str(b.image),
+                                                "--text", "x", "--out", str(b.d / "m.png")], "evilmod"),
     ("info-unknown-name", lambda b: ["info", "no-such-model"], "no-such-model"),
     ("predict-threshold-neg", lambda b: _predict(b, None, "x", None, "--threshold", "-1"), "threshold"),
     ("predict-threshold-2", lambda b: _predict(b, None, "x", None, "--threshold", "2"), "threshold"),

@@ -40,6 +40,9 @@ from rismodel.data.errors import DatasetError
 MAX_BYTES = 512 * 1024 * 1024
 MAX_OBJECTS = 50_000_000
 MAX_DEPTH = 100
+# Picklers number memo entries 0, 1, 2, ...; the C unpickler sizes its memo table by the largest
+# index it sees, so a single PUT of index 2**32 - 1 would allocate 32 GB.
+MEMO_SLACK = 1024
 
 
 class UnsafePickleError(DatasetError, pickle.UnpicklingError):
@@ -176,7 +179,10 @@ def _scan(data: bytes) -> None:
             if objects > MAX_OBJECTS:
                 raise _Bad(f"more than {MAX_OBJECTS:,} objects")
         elif op == 0x72:  # LONG_BINPUT
-            memo[int.from_bytes(data[pos:pos + 4], "little")] = stack[-1]
+            idx = int.from_bytes(data[pos:pos + 4], "little")
+            if idx > len(memo) + MEMO_SLACK:
+                raise _Bad(f"memo index {idx:,} out of sequence")
+            memo[idx] = stack[-1]
             pos += 4
         elif op == 0x6A:  # LONG_BINGET
             push(memo[int.from_bytes(data[pos:pos + 4], "little")])
@@ -232,6 +238,8 @@ def _scan(data: bytes) -> None:
                 raise _Bad("a PUT/GET index is not a number") from None
             pos = end
             if op == ord("p"):
+                if not 0 <= idx <= len(memo) + MEMO_SLACK:
+                    raise _Bad(f"memo index {idx:,} out of sequence")
                 memo[idx] = stack[-1]
             else:
                 push(memo[idx])

@@ -149,3 +149,11 @@ def test_damaged_streams_are_one_error_type(data):
 
 def test_unsafe_pickle_is_a_dataset_error():
     assert issubclass(UnsafePickleError, DatasetError) and issubclass(UnsafePickleError, pickle.UnpicklingError)
+
+
+def test_sparse_memo_index_is_refused():
+    # LONG_BINPUT 4,000,000,000: the C unpickler would size its memo table for that many entries.
+    with pytest.raises(DatasetError, match="memo index"):
+        loads_plain_pickle(b"\x80\x02N" + b"r" + (4_000_000_000).to_bytes(4, "little") + b".")
+    with pytest.raises(DatasetError, match="memo index"):
+        loads_plain_pickle(b"N" + b"p99999999\n.")

@@ -74,7 +74,7 @@ def mutated(draw, base):
         container, key = slots[draw(st.integers(0, len(slots) - 1))]
         action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "duplicate"]))
         if action == "replace":
-            container[key] = draw(json_values)
+            container[key] = copy.deepcopy(draw(json_values))  # NASTY values are shared objects
         elif action == "delete":
             del container[key]
         elif isinstance(container, list):

@@ -1,7 +1,7 @@
 """Helpers for running from a frozen (PyInstaller one-folder) build as well as from source.
 
-The frozen build holds two executables in one folder: ``ris-studio`` (windowed GUI) and
-``rismodel`` (console CLI). Code that starts the CLI in a subprocess (fine-tuning) must not
+The frozen build's folder holds ``ris-studio`` (windowed GUI; ``--run-rismodel ARGS`` runs the
+CLI) and, on Windows, a console ``rismodel.exe``; elsewhere ``rismodel`` is a launcher script. Code that starts the CLI in a subprocess (fine-tuning) must not
 assume a Python interpreter exists: use :func:`rismodel_command`.
 """
 
@@ -22,14 +22,15 @@ def is_frozen() -> bool:
 def rismodel_command() -> list[str]:
     """The argv prefix that runs the ``rismodel`` CLI; append the subcommand and its arguments.
 
-    Unfrozen: ``[sys.executable, "-m", "rismodel.cli"]``. Frozen: the bundled console
-    executable next to this one, or this executable with ``--run-rismodel`` when it is missing.
+    Unfrozen: ``[sys.executable, "-m", "rismodel.cli"]``. Frozen: this executable with
+    ``--run-rismodel``; on Windows the bundled console ``rismodel.exe`` beside it when present (a
+    windowed .exe has no console streams for the trainer's output).
     """
     if not is_frozen():
         return [sys.executable, "-m", "rismodel.cli"]
     exe = Path(sys.executable)
-    cli = exe.with_name("rismodel.exe" if sys.platform == "win32" else "rismodel")
-    if cli.is_file() and cli != exe:
+    cli = exe.with_name("rismodel.exe")
+    if sys.platform == "win32" and cli.is_file() and cli != exe:
         return [str(cli)]
     return [str(exe), RUN_RISMODEL]
 

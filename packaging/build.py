@@ -141,6 +141,10 @@ def launcher_script(exe: str) -> str:
     return f'#!/bin/sh\nexec {INSTALL_PREFIX}/{exe} "$@"\n'
 
 
+# `rismodel` inside the folder on Linux/macOS: the one executable in CLI mode (app.frozen.RUN_RISMODEL).
+FOLDER_RISMODEL = '#!/bin/sh\nexec "$(dirname "$(readlink -f "$0")")/ris-studio" --run-rismodel "$@"\n'
+
+
 # ----- build steps -----------------------------------------------------------------------------
 def log(msg: str) -> None:
     print(f"[build {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -268,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
              "--workpath", work, SPEC], env=env, cwd=REPO)
         report["pyinstaller_s"] = round(time.perf_counter() - t0)
         folder = args.dist / APP_NAME
+        if os.name != "nt":
+            (folder / "rismodel").write_text(FOLDER_RISMODEL)
+            (folder / "rismodel").chmod(0o755)
         if args.variant == "cpu":
             found = cuda_libs(folder)
             if found:

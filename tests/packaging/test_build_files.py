@@ -80,8 +80,19 @@ def test_deb_control_file():
     assert long_desc and all(line.strip() for line in long_desc)  # no empty continuation lines
 
 
-def test_launchers_exec_the_installed_executables():
+def test_launchers_exec_the_installed_executables(tmp_path):
     assert build.launcher_script("rismodel") == '#!/bin/sh\nexec /opt/ris-studio/rismodel "$@"\n'
+    # the folder's rismodel script runs the app executable beside it, wherever the folder is
+    folder = tmp_path / "any where"
+    folder.mkdir()
+    (folder / "ris-studio").write_text('#!/bin/sh\necho "args: $@"\n')
+    (folder / "rismodel").write_text(build.FOLDER_RISMODEL)
+    for f in ("ris-studio", "rismodel"):
+        (folder / f).chmod(0o755)
+    import subprocess
+    out = subprocess.run([str(folder / "rismodel"), "train", "--x y"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "args: --run-rismodel train --x y\n"
 
 
 def test_desktop_entry_runs_the_launcher():

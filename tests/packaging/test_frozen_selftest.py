@@ -16,15 +16,18 @@ def test_rismodel_command_unfrozen_is_this_python():
     assert frozen.rismodel_command() == [sys.executable, "-m", "rismodel.cli"]
 
 
-def test_rismodel_command_frozen_uses_the_bundled_cli(tmp_path, monkeypatch):
+def test_rismodel_command_frozen_runs_the_bundled_cli(tmp_path, monkeypatch):
     exe = tmp_path / "ris-studio"
     exe.write_text("")
+    (tmp_path / "rismodel").write_text("")  # the Linux/macOS launcher script: not needed here
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", str(exe))
-    assert frozen.rismodel_command() == [str(exe), "--run-rismodel"]  # no console CLI beside it
-    cli = tmp_path / ("rismodel.exe" if sys.platform == "win32" else "rismodel")
-    cli.write_text("")
-    assert frozen.rismodel_command() == [str(cli)]
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert frozen.rismodel_command() == [str(exe), "--run-rismodel"]
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert frozen.rismodel_command() == [str(exe), "--run-rismodel"]  # no console exe beside it
+    (tmp_path / "rismodel.exe").write_text("")
+    assert frozen.rismodel_command() == [str(tmp_path / "rismodel.exe")]
 
 
 def test_run_rismodel_dispatch(capsys):

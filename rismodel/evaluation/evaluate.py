@@ -113,8 +113,9 @@ class ModelSegmenter:
     def __init__(self, predictor, threshold: float = 0.5, use_presence: bool = False):
         self.predictor, self.threshold, self.use_presence = predictor, threshold, use_presence
         self.device = torch.device(predictor.device)
-        inp = predictor.config.input
-        self.letterbox, self.input_size = inp.resize == "letterbox", inp.image_size
+        inp = predictor.config.input  # stand-ins of a predictor may carry only image_size / mean / std
+        self.letterbox = getattr(inp, "resize", "squash") == "letterbox"
+        self.input_size = getattr(inp, "image_size", None)
 
     def _autocast(self):
         if self.device.type == "cuda":

@@ -279,23 +279,26 @@ def _decode(value: bytes) -> str:
         return value.decode("latin-1")
 
 
-_LEAVES = (str, int, float, bool, type(None))
+_LEAVES = frozenset({str, int, float, bool, type(None)})  # exact classes: no subclass can load
 
 
 def _to_str(root: Any) -> Any:
     """Decode Python 2 byte strings (``encoding='bytes'``) to ``str``, keys included.
 
     Memoised by id (shared references are converted once and stay shared), depth-bounded, and
-    refusing cycles and any type other than plain data.
+    refusing cycles and any type other than plain data. Leaves are handled inline (most of a refs
+    file is short strings and ints; a call per leaf would double the time).
     """
     done: dict[int, Any] = {}
     active: set[int] = set()
     keep: list[Any] = []  # holds the originals so that their ids stay unique while we work
+    leaves = _LEAVES
 
     def conv(value: Any, depth: int) -> Any:
-        if isinstance(value, bytes):
+        cls = value.__class__
+        if cls is bytes:
             return _decode(value)
-        if isinstance(value, _LEAVES):
+        if cls in leaves:
             return value
         key = id(value)
         if key in done:
@@ -306,16 +309,18 @@ def _to_str(root: Any) -> Any:
             raise _Bad(f"nested more than {MAX_DEPTH} levels deep")
         active.add(key)
         keep.append(value)
-        if isinstance(value, dict):
-            out: Any = {conv(k, depth + 1): conv(v, depth + 1) for k, v in value.items()}
-        elif isinstance(value, list):
-            out = [conv(v, depth + 1) for v in value]
-        elif isinstance(value, tuple):
-            out = tuple(conv(v, depth + 1) for v in value)
-        elif isinstance(value, (set, frozenset)):
-            out = type(value)(conv(v, depth + 1) for v in value)
+        d = depth + 1
+        if cls is dict:
+            out: Any = {(k if k.__class__ in leaves else conv(k, d)): (v if v.__class__ in leaves else conv(v, d))
+                        for k, v in value.items()}
+        elif cls is list:
+            out = [v if v.__class__ in leaves else conv(v, d) for v in value]
+        elif cls is tuple:
+            out = tuple(v if v.__class__ in leaves else conv(v, d) for v in value)
+        elif cls is set or cls is frozenset:
+            out = cls(v if v.__class__ in leaves else conv(v, d) for v in value)
         else:
-            raise _Bad(f"holds a {type(value).__name__}, which is not plain data")
+            raise _Bad(f"holds a {cls.__name__}, which is not plain data")
         active.discard(key)
         done[key] = out
         return out

@@ -348,7 +348,7 @@ def loads_plain_pickle(data: bytes, where: str = "pickle") -> Any:
         raise DatasetError(f"{where}: not a usable refs pickle: {e}") from None
     except MemoryError:
         raise DatasetError(f"{where}: not a usable refs pickle: it needs more memory than there is") from None
-    except Exception as e:  # noqa: BLE001 (the scan passed; whatever the C unpickler still raises
+    except Exception as e:  # noqa: BLE001 - the scan passed; whatever the C unpickler still raises
         # on a damaged stream: UnpicklingError, EOFError, TypeError (unhashable key), ...)
         raise DatasetError(f"{where}: not a readable pickle ({type(e).__name__}: {e})") from None
 

@@ -19,7 +19,19 @@ from rismodel.fileio import WriteError, atomic_write, atomic_write_bytes, atomic
 
 @pytest.fixture(autouse=True)
 def _fresh_cleanup_cache(monkeypatch):
-    monkeypatch.setattr(fileio, "_cleaned", set())
+    monkeypatch.setattr(fileio, "_cleaned", set(), raising=False)
+
+
+def device_node(folder) -> str:
+    """A character device to write to: our own copy of /dev/full where we may create one (root),
+    else /dev/null itself (without root a regressed writer cannot replace it: /dev is not ours).
+    Never the system's /dev/full as root: a writer that replaced it would break the machine."""
+    path = os.path.join(folder, "full")
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        return path
+    except (PermissionError, OSError):
+        return "/dev/null"
 
 
 def _temps(folder):
@@ -54,9 +66,7 @@ def test_special_files_are_refused_and_left_as_they_are(tmp_path, kind):
         path = tmp_path / "pipe"
         os.mkfifo(path)
     elif kind == "device":
-        path = "/dev/full"
-        if not os.path.exists(path):
-            path = "/dev/null"
+        path = device_node(tmp_path)
     else:
         path = tmp_path / "dir"
         path.mkdir()

@@ -27,7 +27,8 @@ def make_validator(cfg: TrainConfig, model_cfg, device: torch.device) -> Callabl
     inp = model_cfg.input
 
     def run(model: torch.nn.Module) -> dict:
-        predictor = SimpleNamespace(model=model, tokenize=model.text_encoder.tokenize, device=device)
+        predictor = SimpleNamespace(model=model, tokenize=model.text_encoder.tokenize, device=device,
+                                    config=model_cfg)  # ModelSegmenter reads config.input (resize)
         segmenter = ModelSegmenter(predictor, use_presence=generalised)
         res = evaluate(samples, segmenter, generalised=generalised, image_size=inp.image_size,
                        mean=inp.mean, std=inp.std, batch_size=max(1, p.batch_size), limit=p.val_limit,

@@ -30,7 +30,9 @@ def _type(qtbot, w, text):
 def _keep(qtbot, w, monkeypatch, text="the ring", label="ring"):
     monkeypatch.setattr(dialogs, "ask_label", lambda parent, labels, default: label)
     _type(qtbot, w, text)
+    n = w.project.count(w.key)
     qtbot.keyClick(w.prompt.expression, Qt.Key_Return)
+    qtbot.waitUntil(lambda: w.project.count(w.key) == n + 1, timeout=20_000)  # kept once snapped to edges
 
 
 def test_keep_returns_focus_to_canvas_where_letters_and_undo_act(qtbot, make_window, demo_folder, monkeypatch,

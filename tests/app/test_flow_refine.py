@@ -3,6 +3,7 @@ F-score, and the GUI's live snapping and "Snap selected annotation to edges"."""
 
 import subprocess
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -93,10 +94,17 @@ def test_live_snap_is_what_is_kept_and_kept_masks_snap(qtbot, make_window, demo_
     raw = w.live.mask().copy()
     expect = refine.grabcut_mask(w.image, raw, logits_side=w.model_info["image_size"] // 4)
     assert not np.array_equal(expect, raw)  # the test means something
-    qtbot.waitUntil(lambda: np.array_equal(w.flow.snap.mask(), expect), timeout=20_000)  # shown once ready
+    # Enter while snapping (the snap thread is held up): nothing kept yet, kept once snapped.
+    gate = threading.Event()
+    w.flow.snap._pool.submit(gate.wait, 30)
+    w.flow.snap._key = None  # as if the result were new: snapped again, behind the gate
     w.keep_mask()
+    assert w.project.count(w.key) == 0 and "kept as soon as" in w.statusBar().currentMessage()
+    assert np.array_equal(w.flow.snap.mask(), raw)  # shown unsnapped meanwhile
+    gate.set()
+    qtbot.waitUntil(lambda: w.project.count(w.key) == 1, timeout=20_000)
     [ann] = w.project.annotations(w.key)
-    assert np.array_equal(ann.mask, expect)
+    assert np.array_equal(ann.mask, expect) and np.array_equal(w.flow.snap.mask(), expect)
 
     # Off: the model's own mask again.
     w.prompt.snap.setChecked(False)

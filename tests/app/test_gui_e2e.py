@@ -83,6 +83,7 @@ def test_autosave_restores_after_window_is_destroyed(qtbot, make_window, demo_fo
     assert w.image.shape[:2] == (400, 600)  # stored sideways, shown upright
     _type_and_wait(qtbot, w, "the cup")
     w.keep_mask()
+    qtbot.waitUntil(lambda: w.project.count("coffee_exif_rotated.jpg") == 1, timeout=20_000)  # once snapped
     kept = w.project.annotations("coffee_exif_rotated.jpg")[0].mask.copy()
     w.deleteLater()  # no save, no close event
     qtbot.wait(50)

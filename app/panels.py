@@ -18,13 +18,14 @@ def colour_icon(rgb) -> QIcon:
 
 
 def annotation_text(a) -> str:
-    """``label  #id  "first expression" (+n)`` and, for a batch result not yet reviewed, its score."""
+    """``label  #id  "first expression" (+n)``; a batch result not yet reviewed starts with its
+    score (first, so that a narrow panel still shows it)."""
     text = f"{a.label}  #{a.id}"
     if a.expressions:
         text += f"  \u201c{a.expressions[0]}\u201d" + (f" (+{len(a.expressions) - 1})" if len(a.expressions) > 1 else "")
     if getattr(a, "review", "accepted") == "to_review":
         score = getattr(a, "score", None)
-        text += "  \u2014 to review" + ("" if score is None else f" (score {score:.2f})")
+        text = "to review" + ("" if score is None else f" {score:.2f}") + " \u00b7 " + text
     return text
 
 

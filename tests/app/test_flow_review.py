@@ -38,7 +38,7 @@ def test_batch_results_to_review_with_keys(qtbot, make_window, demo_folder, mess
     assert sorted((k, a.expressions[0], a.score) for k, a in todo) == [
         (K1, "the red circle", pytest.approx(0.91)), (K1, "the small square", pytest.approx(0.72))]
     assert "2 mask(s) added for review" in w.statusBar().currentMessage()
-    assert "to review (score 0.91)" in w.annotations.list.item(0).text()
+    assert w.annotations.list.item(0).text().startswith("to review 0.91 \u00b7 circle")
     assert w.actions["undo"].text().replace("&", "") == "Undo batch"
 
     w.canvas.setFocus()

@@ -10,8 +10,9 @@ def add_arguments(p):
     p.add_argument("--model", required=True, metavar="NAME_OR_CHECKPOINT")
     p.add_argument("--images", required=True, nargs="+", metavar="DIR_OR_FILE",
                    help="image files and/or folders (searched recursively)")
-    p.add_argument("--text", required=True, action="append", metavar="TEXT",
-                   help="a referring expression; repeat for several")
+    p.add_argument("--text", action="append", default=[], metavar="TEXT",
+                   help="a referring expression; repeat for several (optional with --model "
+                   "photo-coco, which then proposes each object with generated expressions)")
     p.add_argument("--out", required=True, metavar="COCO.json")
     p.add_argument("--threshold", type=probability, default=0.5, help="foreground probability threshold")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])

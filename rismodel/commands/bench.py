@@ -22,6 +22,12 @@ def run(args) -> int:
     from ..predictor import Predictor
 
     torch.set_num_threads(args.threads)
+    from ..registry import PHOTO_MODEL
+
+    if args.model == PHOTO_MODEL:  # its own figures: real photos, detections and masks cached
+        from ..photo.bench import print_photo_bench
+
+        return print_photo_bench(args.threads, args.repeats, args.json)
     pred = Predictor.load(args.model, device=args.device, allow_random=True)
     result = {"model": args.model, "device": pred.device.type, "threads": args.threads,
               "ours": benchmark_predictor(pred, args.repeats, args.warmup)}

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from app.live import LiveSegmenter
 
@@ -81,22 +80,44 @@ def test_verdicts(qapp, score, head, expect):
                      "Target found": "ok"}[expect]
 
 
-def test_console_script_opens_the_given_folder(qapp, demo_folder, monkeypatch):
+CONSOLE_PROBE = """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app.main import main
+from app.mainwindow import MainWindow
+
+def check():
+    [w] = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
+    print(json.dumps([e.key for e in w.project.images]), flush=True)
+    w.close()
+    QApplication.instance().quit()
+
+app = QApplication(sys.argv[:1])
+QTimer.singleShot(300, check)
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_console_script_opens_the_given_folder(demo_folder, tmp_path):
+    """In a child process: once ``app.exec()`` has returned, this process's later windows would no
+    longer receive the shared worker's signals (tests after this one failed)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "RIS_STUDIO_ALLOW_RANDOM": "1", "QT_QPA_PLATFORM": "offscreen",
+           "RIS_STUDIO_SETTINGS": str(tmp_path / "console.ini")}
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", CONSOLE_PROBE, str(demo_folder), "--device", "cpu"], cwd=root, check=False,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    keys = json.loads(out.stdout.strip().splitlines()[-1])
+    assert keys == ["coffee_exif_rotated.jpg", "synth_scene_1.jpg", "synth_scene_3.jpg"]
     from app.main import main
-    from app.mainwindow import MainWindow
 
-    monkeypatch.setenv("RIS_STUDIO_ALLOW_RANDOM", "1")
-    seen = {}
-
-    def check():
-        [w] = [x for x in QApplication.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible()]
-        seen["keys"] = [e.key for e in w.project.images]
-        w.close()
-        QApplication.instance().quit()
-
-    QTimer.singleShot(300, check)
-    assert main([str(demo_folder), "--device", "cpu"]) == 0
-    assert seen["keys"] == ["coffee_exif_rotated.jpg", "synth_scene_1.jpg", "synth_scene_3.jpg"]
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0

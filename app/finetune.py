@@ -112,9 +112,9 @@ def ask_options(parent, counts: dict[str, int], defaults: Options) -> Options | 
 
 
 def confirm_stop(parent, step: int, total: int) -> bool:
-    done = f"{step} of {total} steps are done; " if total else ""
+    done = f"{step} of {total} steps are done. " if total else ""
     box = QMessageBox(QMessageBox.Question, "Stop fine-tuning?",
-                      f"{done}stopping now discards this run (the current model stays as it is).",
+                      f"{done}Stopping now discards this run (the current model stays as it is).",
                       QMessageBox.NoButton, parent)
     stop = box.addButton("Stop fine-tuning", QMessageBox.DestructiveRole)
     keep = box.addButton("Keep training", QMessageBox.RejectRole)
@@ -187,13 +187,18 @@ class FineTune(QObject):
         try:
             write_training_coco(w.project, ids, coco)
             src = w.model_info.get("source") or ""
+            name = w.model_info.get("name", "lgformer-compact")
+            if name == "photo-coco":  # the teacher proposed; one of the two architectures learns
+                from rismodel.resources import default_checkpoint
+
+                name, src = "lgformer-compact", str(default_checkpoint("lgformer-compact"))
             argv, _cfg = finetune_command(src if src.endswith(".safetensors") else None,
-                                          w.model_info.get("name", "lgformer-compact"), coco, w.project.folder,
-                                          run_dir, options.steps, options.lr)
+                                          name, coco, w.project.folder, run_dir, options.steps, options.lr)
         except (OSError, ValueError) as e:
             dialogs.show_error(w, "Fine-tune", f"Cannot prepare the training data: {e}")
             return None
         self.job = FineTuneJob(argv, self)
+        self.job.total = options.steps  # until the first "step i/n" line
         self.panel = StatusPanel()
         self.panel.show_progress(0, options.steps)
         w.statusBar().addPermanentWidget(self.panel)

@@ -144,10 +144,12 @@ class LiveSegmenter(QObject):
         if r is None:
             if not self.busy:
                 return "Type an expression to see its mask.", "ok"
-            shown = f" The faded mask is \u201c{self.stale['text']}\u201d's." if self.stale else ""
+            shown = f" (faded: the mask of \u201c{self.stale['text']}\u201d)" if self.stale else ""
             return f"Computing \u201c{self.text}\u201d\u2026{shown}", "warn" if self.stale else "ok"
         score = r["score"]
         note = " (expression truncated)" if r.get("truncated") else ""
+        if r.get("explanation"):  # photo-coco: the chosen class and the rule that decided
+            note += f" \u2014 {r['explanation']}"
         if self.no_target():
             return f"No target: the model's no-object head says nothing matches (p = {score:.2f}).{note}", "none"
         m = self.mask(step)

@@ -54,6 +54,10 @@ class Safety(QObject):
         self._save_error_shown = False
         self._changed_asked = False
 
+    def discard_unsaved(self) -> None:
+        """Leave without asking from now on (the user chose to drop the edits; test teardown)."""
+        self._discarding = True
+
     # ----- opening ----------------------------------------------------------------------------
     def open_project(self, paths) -> Project | None:
         """``Project.open`` with the lock; None (after saying why) when it cannot or should not open."""
@@ -154,7 +158,7 @@ class Safety(QObject):
         if not self._save_error_shown:  # once per project, not on every edit
             self._save_error_shown = True
             dialogs.show_error(self.w, "Autosave failed", message)
-        self.w.statusBar().showMessage("Not saved: autosave failed (File > Save project as\u2026 or export).", 10000)
+        self.w.statusBar().showMessage("Not saved: autosave failed (File > Save project as\u2026, or export).", 10000)
 
     def resolve_changed_on_disk(self) -> str:
         """Ask what to do about a project file someone else changed; returns the answer's key."""
@@ -176,7 +180,7 @@ class Safety(QObject):
                 dialogs.show_error(w, "Cannot save", str(e))
                 answer = "cancel"
         elif answer == "reload":
-            self._discarding = True
+            self.discard_unsaved()
             w.open_paths([p.folder])
         if answer == "cancel":
             w.statusBar().showMessage("Autosave is stopped: the project file changed on disk. Your edits are "
@@ -188,6 +192,9 @@ class Safety(QObject):
     def save_as(self) -> bool:
         """Save the project to a file the user picks (later autosaves go there)."""
         w, p = self.w, self.w.project
+        if p is None:
+            dialogs.show_error(w, "No project", "Open images or a folder first.")
+            return False
         path, _ = QFileDialog.getSaveFileName(w, "Save project as", str(p.file), "RIS Studio project (*.json)")
         if not path:
             return False

@@ -76,16 +76,29 @@ def demo_folder(tmp_path):
 def make_window(qtbot, worker_thread):
     from app.mainwindow import MainWindow
 
+    made = []
+
     def make(register=True):
         w = MainWindow(worker_thread=worker_thread, allow_random=True)
         if register:  # not for a window the test destroys itself
-            qtbot.addWidget(w)
+            made.append(w)
         w.resize(1000, 700)
         w.show()
         qtbot.waitUntil(lambda: w.model_info is not None, timeout=60_000)
         return w
 
-    return make
+    yield make
+    # Closed here rather than by qtbot.addWidget: a window left with unsaved edits (a test of a
+    # failed autosave) would otherwise ask its "unsaved annotations" question, modal, at teardown.
+    for w in made:
+        try:
+            w.safety.discard_unsaved()
+            w.tasks.finetune.stop_quietly()  # nor "a fine-tuning run is going; quit?"
+            w.close()
+            w.deleteLater()
+        except RuntimeError:  # already deleted by the test
+            pass
+    qtbot.wait(10)
 
 
 @pytest.fixture

@@ -86,6 +86,7 @@ def test_autosave_restores_after_window_is_destroyed(qtbot, make_window, demo_fo
     qtbot.waitUntil(lambda: w.project.count("coffee_exif_rotated.jpg") == 1, timeout=20_000)  # once snapped
     kept = w.project.annotations("coffee_exif_rotated.jpg")[0].mask.copy()
     w.deleteLater()  # no save, no close event
+    w.project.close()  # its lock: the Python object outlives the window here (a crashed process's stale lock is taken over)
     qtbot.wait(50)
 
     w2 = make_window()

@@ -1,13 +1,13 @@
 """Safety: what Enter keeps is always the mask computed for the text and image shown (issue 11)."""
 
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from app import dialogs
+from rismodel.predictor import Prediction
 
 pytestmark = pytest.mark.gui
 
@@ -29,8 +29,7 @@ def fake_model(monkeypatch, make_window):
             prob[:, wd // 2:] = 0.9
         else:
             prob[:, :wd // 2] = 0.9
-        return SimpleNamespace(prob=prob, score=0.9, latency_ms=1.0, device="cpu", truncated=False,
-                               mask=prob >= (threshold or 0.5))
+        return Prediction(prob=prob, mask=prob >= (threshold or 0.5), score=0.9, latency_ms=1.0, device="cpu")
 
     pred = w.worker._predictor
     real_set_image = pred.set_image

@@ -204,3 +204,16 @@ def test_batch_undo_and_redo_refresh_every_image_count(qtbot, make_window, demo_
     assert [w.files.count_text(k) for k in keys] == [f"{k}  (0)" for k in keys]
     w.actions["redo"].trigger()
     assert [w.files.count_text(k) for k in keys] == [f"{k}  (1)" for k in keys]
+
+
+def test_file_save_project_as_writes_elsewhere_and_autosave_follows(qtbot, make_window, demo_folder, tmp_path,
+                                                                    monkeypatch):
+    w = make_window()
+    assert w.open_paths([demo_folder])
+    target = tmp_path / "copy.project.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    w.actions["save_as"].trigger()  # File > Save project as...
+    assert w.project.file == target and target.exists()
+    w.project.add("synth_scene_1.jpg", "ring", "the ring", _mask(w.project, "synth_scene_1.jpg"))
+    again = Project.open([demo_folder], project_file=target)
+    assert [a.label for a in again.annotations("synth_scene_1.jpg")] == ["ring"]

@@ -1,28 +1,29 @@
 """What the File/Edit/Tools menus do besides editing: exports, clipboard, batch runs, fine-tuning.
 
 Kept out of the main window so that it only wires; the work itself is in export.py (Qt-free) and
-jobs.py (progress dialogs, worker and subprocess).
+jobs.py (progress dialogs, worker and subprocess), finetune.py (the fine-tuning run).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
 from rismodel.fileio import WriteError
 
 from . import dialogs, export
-from .jobs import BatchJob, FineTuneJob, finetune_command
+from .finetune import FineTune
+from .jobs import BatchJob
 
 
 class Tasks:
     def __init__(self, window):
         self.w = window
         self.job = None
+        self.finetune = FineTune(window)
 
     # ----- helpers --------------------------------------------------------------------------
     def _need_project(self) -> bool:
@@ -36,7 +37,7 @@ class Tasks:
         w = self.w
         if w.project is not None and w.key is not None and w.selected >= 0:
             return w.project.get(w.key, w.selected).mask
-        return w.live.mask()
+        return w.flow.snap.mask(wait=True)  # the live mask as shown (snapped to edges when on)
 
     # ----- exports --------------------------------------------------------------------------
     def export_coco(self, path: str | None = None) -> bool:
@@ -85,7 +86,7 @@ class Tasks:
         if not path:
             return False
         try:
-            export.save_cutout(self.w.image, mask, path)
+            export.save_cutout(self.w.image, mask, path, crop=self.w.actions["cutout_crop"].isChecked())
         except (WriteError, ValueError) as e:
             dialogs.show_error(self.w, "Cannot save the cut-out", str(e))
             return False
@@ -98,7 +99,8 @@ class Tasks:
             dialogs.show_error(self.w, "Nothing to copy", "Select an annotation or type an expression first.")
             return False
         if cutout:
-            rgba = np.ascontiguousarray(export.cutout_rgba(self.w.image, mask))
+            rgba = np.ascontiguousarray(export.cutout_rgba(self.w.image, mask,
+                                                           crop=self.w.actions["cutout_crop"].isChecked()))
             h, w = rgba.shape[:2]
             img = QImage(rgba.data, w, h, w * 4, QImage.Format_RGBA8888).copy()
         else:
@@ -124,52 +126,14 @@ class Tasks:
         return self.job
 
     def _batch_done(self, items, cancelled, errors):
-        project = self.w.project
-        pairs = []
-        for key, text, mask, _score in items:
-            try:
-                pairs.append((key, project.new_annotation(key, text.split()[-1], text, mask, source="batch")))
-            except Exception as e:  # noqa: BLE001 - e.g. an image whose size changed on disk
-                errors += f"\n{key}: {e}"
-        project.add_many(pairs, "batch")  # one undo step for the whole run
-        for key in {k for k, _ in pairs}:
-            self.w._project_changed("edit", key)
+        kept, dropped, errors = self.w.flow.review.add_batch(items, errors)  # "to review", with scores
         done = "Cancelled" if cancelled else "Finished"
-        self.w.statusBar().showMessage(f"{done}: {len(pairs)} mask(s) added for review.", 10000)
+        self.w.statusBar().showMessage(f"{done}: {kept} mask(s) added for review (Y accepts, N rejects); "
+                                       f"{dropped} without a target not kept.", 10000)
         if errors.strip():
             dialogs.show_error(self.w, "Batch: some images failed", errors.strip())
         self.job = None
 
-    # ----- fine-tuning ----------------------------------------------------------------------
-    def fine_tune(self, steps: int = 200, program: str | None = None) -> FineTuneJob | None:
-        w = self.w
-        if not self._need_project() or w.model_info is None:
-            return None
-        if not any(True for _ in w.project.all_annotations()):
-            dialogs.show_error(w, "Fine-tune", "The project has no annotations to learn from yet.")
-            return None
-        run_root = w.project.folder / "ris-studio-finetune"
-        coco = run_root / "train.coco.json"
-        run_dir = run_root / time.strftime("run-%Y%m%d-%H%M%S")
-        try:
-            export.export_coco(w.project, coco)
-            src = w.model_info.get("source") or ""
-            init = src if src.endswith(".safetensors") else None
-            args, _cfg = finetune_command(init, w.model_info.get("name", "lgformer-compact"), coco,
-                                          w.project.folder, run_dir, steps)
-        except (OSError, ValueError) as e:
-            dialogs.show_error(w, "Fine-tune", f"Cannot prepare the training data: {e}")
-            return None
-        self.job = FineTuneJob(args, w, program)
-        self.job.finished.connect(self._fine_tune_done)
-        return self.job
-
-    def _fine_tune_done(self, ok, checkpoint, log_tail):
-        self.job = None
-        if not ok:
-            dialogs.show_error(self.w, "Fine-tuning stopped", log_tail or "The training process failed.")
-            return
-        answer = QMessageBox.question(self.w, "Fine-tuning finished",
-                                      f"New weights: {checkpoint}\n\nLoad them now?")
-        if answer == QMessageBox.Yes:
-            self.w.load_model(checkpoint)
+    # ----- fine-tuning (app/finetune.py) -----------------------------------------------------
+    def fine_tune(self, options=None):
+        return self.finetune.start(options)

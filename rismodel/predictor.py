@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .registry import MODELS, build_model
+from .registry import MODELS, PHOTO_MODEL, build_model
 
 MAX_WORDS = 60
 
@@ -46,6 +46,56 @@ class Prediction:
     latency_ms: float
     device: str
     truncated: bool = False  # the expression was longer than the model's token budget
+    explanation: str = ""  # why this mask (photo-coco: the chosen class and the rule that decided)
+
+
+def check_threshold(threshold) -> float:
+    """The one rule for a foreground threshold: a number in [0, 1] (NaN and infinities refused)."""
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise PredictorError(f"the threshold must be a number between 0 and 1, got {threshold!r}") from None
+    if not 0.0 <= t <= 1.0:  # also false for NaN
+        raise PredictorError(f"the threshold must be between 0 and 1, got {threshold!r}")
+    return t
+
+
+def clean_text(text) -> str:
+    """An expression the tokenizer accepts: non-UTF-8 bytes smuggled in as surrogate escapes
+    (command-line arguments, file names) are decoded as UTF-8 with U+FFFD for what is invalid."""
+    text = str(text)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "replace"
+                           ).decode("utf-8", "replace")
+
+
+def _only_escapes(text: str) -> bool:
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
+
+def upright_rgb(image) -> np.ndarray:
+    """``set_image``'s input (a path, a PIL image or an ``[H, W, 3]`` uint8 RGB array) as the array."""
+    from .imageio import load_image
+
+    if isinstance(image, (str, os.PathLike)) or not isinstance(image, np.ndarray):
+        image = load_image(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise PredictorError(f"expected an [H, W, 3] uint8 RGB array, got {image.dtype} {image.shape}")
+    return image
+
+
+def expression(text, threshold) -> tuple[str, bool]:
+    """``predict``'s text, whitespace collapsed and cut to MAX_WORDS -> (text, cut); the
+    threshold checked. Empty text is an error."""
+    check_threshold(threshold)
+    text = " ".join(clean_text(text).split())
+    if not text:
+        raise PredictorError("the expression is empty")
+    words = text.split()
+    return " ".join(words[:MAX_WORDS]), len(words) > MAX_WORDS
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -83,6 +133,16 @@ class Predictor:
         from .resources import default_checkpoint
 
         path = Path(spec)
+        if spec == PHOTO_MODEL:  # training-free real-photo engine (rismodel/photo), same interface
+            from .photo.detector import PhotoModelError
+            from .photo.engine import PhotoPredictor
+
+            if device == "cuda":
+                raise PredictorError(f"{PHOTO_MODEL} runs on the CPU only (onnxruntime); use device cpu")
+            try:
+                return PhotoPredictor()
+            except PhotoModelError as e:
+                raise PredictorError(str(e)) from e
         if spec in MODELS:
             ckpt = default_checkpoint(spec)
             if ckpt.is_file():
@@ -102,7 +162,7 @@ class Predictor:
             model, cfg, meta = load_checkpoint(path)
             return cls(model, cfg, meta, device, name=path.stem, source=str(path))
         raise PredictorError(f"'{spec}' is neither a checkpoint file nor a model name "
-                             f"({', '.join(MODELS)})")
+                             f"({', '.join([*MODELS, PHOTO_MODEL])})")
 
     # ----- inference -----------------------------------------------------------------------
     def _autocast(self):
@@ -123,14 +183,11 @@ class Predictor:
     def set_image(self, image) -> None:
         """``image``: a path, a PIL image or an ``[H, W, 3]`` uint8 RGB array (already upright)."""
         from .data.dataset import preprocess_image
-        from .imageio import load_image
 
-        if isinstance(image, (str, os.PathLike)) or not isinstance(image, np.ndarray):
-            image = load_image(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise PredictorError(f"expected an [H, W, 3] uint8 RGB array, got {image.dtype} {image.shape}")
+        image = upright_rgb(image)
         inp = self.config.input
-        x = preprocess_image(image, inp.image_size, inp.mean, inp.std).unsqueeze(0).to(self.device)
+        x = preprocess_image(image, inp.image_size, inp.mean, inp.std,
+                             letterbox=inp.resize == "letterbox").unsqueeze(0).to(self.device)
         self._prefix = self._run(lambda: self.model.image_prefix(x))
         self._image = image
 
@@ -139,7 +196,7 @@ class Predictor:
         return None if self._image is None else (self._image.shape[1], self._image.shape[0])
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.text_encoder.tokenize(texts)
+        return self.model.text_encoder.tokenize([clean_text(t) for t in texts])
 
     def _text(self, text: str):
         if text in self._text_cache:
@@ -159,19 +216,24 @@ class Predictor:
             self.set_image(image)
         if self._prefix is None:
             raise PredictorError("no image set: call set_image() before predict()")
-        text = " ".join(str(text).split())
-        if not text:
-            raise PredictorError("the expression is empty")
-        if len(text.split()) > MAX_WORDS:
-            text = " ".join(text.split()[:MAX_WORDS])
+        text, _ = expression(text, threshold)
         t0 = time.perf_counter()
         feats, mask, truncated = self._text(text)
         out = self._run(lambda: self.model(attention_mask=mask, prefix=self._prefix, text_feats=feats))
         h, w = self._image.shape[:2]
         logits = out["pred_masks"][:1, :1].float()
+        presence = out["presence_logits"][:1].float()
+        if not (bool(torch.isfinite(logits).all()) and bool(torch.isfinite(presence).all())):
+            # A NaN score with an empty mask would pass for "nothing found": never a result.
+            raise PredictorError(f"the model {self.name} gave non-finite (NaN/inf) output for this "
+                                 "image and expression: its weights or config are broken")
+        if self.config.input.resize == "letterbox":  # cut the padding off before upsampling
+            from .data.dataset import unletterbox
+
+            logits = unletterbox(logits, h, w, self.config.input.image_size)
         prob = torch.sigmoid(F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False))
         prob = prob[0, 0].cpu().numpy()
-        score = float(torch.sigmoid(out["presence_logits"][0].float()))
+        score = float(torch.sigmoid(presence[0]))
         mask_np = prob >= threshold
         if self.config.architecture == "lqmformer" and score < 0.5:
             mask_np = np.zeros_like(mask_np)  # the no-object head says nothing is referred to

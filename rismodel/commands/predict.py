@@ -35,9 +35,13 @@ def run(args) -> int:
     record = {"out": args.out, "width": w, "height": h, "mask_pixels": int(res.mask.sum()),
               "score": round(res.score, 4), "device": res.device, "latency_ms": round(res.latency_ms, 1),
               "truncated": res.truncated}
+    if res.explanation:  # photo-coco says which object it chose and by which rule
+        record["explanation"] = res.explanation
     if args.json:
         print(json_text(record))
     else:
         print(f"wrote {args.out}: {w}x{h}, {record['mask_pixels']} pixels, target score {res.score:.2f}, "
               f"{res.latency_ms:.0f} ms on {res.device}")
+        if res.explanation:
+            print(f"  {res.explanation}")
     return 0

@@ -135,7 +135,7 @@ class InferenceWorker(QObject):
             self._set_image((req.key, id(req.image), req.image.shape), req.image)
             p = self._predictor.predict(req.text)
             out = {"prob": p.prob, "score": p.score, "latency_ms": p.latency_ms, "device": p.device,
-                   "truncated": p.truncated, "text": req.text,
+                   "truncated": p.truncated, "text": req.text, "explanation": p.explanation,
                    "no_object_head": self._predictor.config.architecture == "lqmformer"}
             self.result.emit(req.seq, req.key, out)
         except Exception as e:  # noqa: BLE001

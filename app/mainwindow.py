@@ -14,14 +14,16 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QPr
 from . import dialogs, menus, tasks
 from .brush import apply_stroke, overlay_step, render_overlay
 from .canvas import Canvas
+from .flow import Flow
 from .imageloader import ImageLoader
 from .live import LiveSegmenter
 from .panels import AnnotationPanel, FilePanel
 from .project import Project, ProjectError
 from .prompt_panel import PromptPanel
+from .safety import Safety
 from .worker import WorkerThread
 
-DEFAULT_MODELS = {"lgformer": "lgformer-compact", "lqmformer": "lqmformer-compact"}
+DEFAULT_MODELS = {"lgformer": "lgformer-compact", "lqmformer": "lqmformer-compact", "photo": "photo-coco"}
 
 
 class MainWindow(QMainWindow):
@@ -62,6 +64,8 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
         self.actions = menus.build(self)
         self.tasks = tasks.Tasks(self)
+        self.safety = Safety(self)
+        self.flow = Flow(self)  # the annotator's flow: keys, opening, shapes, labels, review, interop
 
         self.loader = ImageLoader(self)
         self.live = LiveSegmenter(self.worker, self)
@@ -118,22 +122,22 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("last_folder", str(Path.home())))
 
     def open_paths(self, paths) -> bool:
-        try:
-            project = Project.open(paths)
-        except ProjectError as e:
-            dialogs.show_error(self, "Cannot open", str(e))
+        if not self.safety.confirm_leave("open another folder"):  # unsaved edits (autosave failed)
+            return False
+        project = self.safety.open_project(paths)  # locked: another instance is refused or read-only
+        if project is None:
             return False
         if not project.images:
+            project.close()
             dialogs.show_error(self, "Cannot open", f"No images found in {', '.join(map(str, paths))}.")
             return False
         self.project = project
         project.listeners.append(self._project_changed)
-        project.error_listeners.append(self._autosave_failed)
-        self._autosave_error_shown = False
         self.settings.setValue("last_folder", str(project.folder))
         self.files.set_images([(e.key, project.count(e.key)) for e in project.images])
-        self.setWindowTitle(f"RIS Studio \u2014 {project.folder}")
-        self.files.setCurrentRow(0)
+        self.safety.opened(project)  # missing images, notices, autosave failures
+        self.setWindowTitle(f"RIS Studio \u2014 {project.folder}{self.safety.title_suffix()}")
+        self.flow.project_opened(project, paths)  # recent folders; shows the image that was opened
         return True
 
     def show_image(self, key: str):
@@ -142,6 +146,9 @@ class MainWindow(QMainWindow):
         self.key, self.image, self.selected = key, None, -1
         self.files.select(key)
         self.live.set_image(None, None)
+        self._refresh_annotations()  # this image's annotations, never the previous image's
+        if self.safety.image_missing(key):  # said in the status bar; its annotations stay in the file
+            return
         self.statusBar().showMessage(f"Loading {key}\u2026")
         self.loader.load(key, str(self.project.entry(key).path))
 
@@ -156,6 +163,10 @@ class MainWindow(QMainWindow):
         self.live.set_image(key, rgb)
 
     def _image_failed(self, key, message):
+        if key != self.key:
+            return
+        self.image, self.selected = None, -1
+        self.annotations.set_annotations([])  # nothing to show or edit on an image that cannot be read
         self.canvas.set_image(None)
         self.statusBar().clearMessage()
         dialogs.show_error(self, "Cannot open image", message)
@@ -184,7 +195,7 @@ class MainWindow(QMainWindow):
         step = 1 if self.image is None else overlay_step(*self.image.shape[:2])
         text, level = self.live.verdict(step)
         self.prompt.set_verdict(text, level)
-        shown = self.live.mask(step)  # thresholded at display resolution only: cheap on big photos
+        shown = self.flow.snap.mask(step)  # thresholded (and snapped) at display resolution only
         opacity = self.prompt.opacity_value()
         if shown is None:  # the previous expression's mask while this one computes: faded, never current
             shown, opacity = self.live.stale_mask(step), opacity * 0.3
@@ -198,7 +209,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Computing \u201c{self.live.text}\u201d: it is kept as soon as its "
                                          "mask arrives.", 8000)
             return
-        mask = self.live.mask()
+        if self.project is not None and self.flow.snap.defer_keep():  # kept once snapped to edges
+            return
+        mask = self.flow.snap.mask(wait=True)  # snapped to edges when "Snap to edges" is on
         if self.project is None or self.live.key is None or mask is None or not mask.any():
             self.statusBar().showMessage("Nothing to keep: type an expression and wait for a mask.", 5000)
             return
@@ -208,6 +221,8 @@ class MainWindow(QMainWindow):
             ann = self._edit(self.project.add, self.live.key, label, text, mask)  # the image it was computed on
             if ann is not None:
                 self.annotations.select(ann.id)
+                self.activateWindow()  # without a window manager nothing gives it back after the dialog
+                self.canvas.setFocus()  # tool letters and D / A act again, Ctrl+Z undoes the keep
 
     # ----- annotations ----------------------------------------------------------------------
     def _edit(self, fn, *args):
@@ -229,11 +244,6 @@ class MainWindow(QMainWindow):
         elif key == self.key:
             self._refresh_annotations()
 
-    def _autosave_failed(self, message: str):
-        if not self._autosave_error_shown:  # once per project, not on every edit
-            self._autosave_error_shown = True
-            dialogs.show_error(self, "Autosave failed", message)
-
     def _refresh_annotations(self):
         anns = self.project.annotations(self.key) if self.project and self.key else []
         if self.selected not in {a.id for a in anns}:
@@ -253,8 +263,18 @@ class MainWindow(QMainWindow):
         layers = [(a.mask, a.color, 0.45) for a in anns]
         self.canvas.set_annotation_overlay(render_overlay(layers, step, outline=sel), step)
 
+    def _annotation(self, ann_id: int):
+        """The annotation of the current image, or None (said in the status bar) when it is gone."""
+        try:
+            return self.project.get(self.key, ann_id)
+        except (AttributeError, KeyError):  # no project, or a list out of date
+            self.statusBar().showMessage("That annotation is not on the image shown.", 5000)
+            return None
+
     def rename(self, ann_id: int):
-        ann = self.project.get(self.key, ann_id)
+        ann = self._annotation(ann_id)
+        if ann is None:
+            return
         label = dialogs.ask_label(self, self.project.labels(), ann.label)
         if label:
             self._edit(self.project.set_field, self.key, ann_id, "label", label)
@@ -263,7 +283,10 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QColor
         from PySide6.QtWidgets import QColorDialog
 
-        c = QColorDialog.getColor(QColor(*self.project.get(self.key, ann_id).color), self, "Annotation colour")
+        ann = self._annotation(ann_id)
+        if ann is None:
+            return
+        c = QColorDialog.getColor(QColor(*ann.color), self, "Annotation colour")
         if c.isValid():
             self._edit(self.project.set_field, self.key, ann_id, "color", (c.red(), c.green(), c.blue()))
 
@@ -281,11 +304,11 @@ class MainWindow(QMainWindow):
 
     def undo(self):
         if self.project:
-            self.project.undo()
+            self._edit(self.project.undo)  # a read-only project refuses: a message
 
     def redo(self):
         if self.project:
-            self.project.redo()
+            self._edit(self.project.redo)
 
     def tool_pan(self):
         self.prompt.set_tool("pan")
@@ -351,6 +374,9 @@ class MainWindow(QMainWindow):
     def use_lqmformer(self):
         self.load_model(DEFAULT_MODELS["lqmformer"])
 
+    def use_photo_coco(self):  # real photos: COCO detector + rules (rismodel/photo)
+        self.load_model(DEFAULT_MODELS["photo"])
+
     def choose_checkpoint(self):
         path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", self._last_folder(),
                                               "Checkpoints (*.safetensors)")
@@ -412,9 +438,16 @@ class MainWindow(QMainWindow):
         s.setValue("overlay_opacity", self.prompt.opacity_value())
         s.setValue("threshold", self.prompt.threshold.value())
         s.setValue("export_polygons", "true" if self.actions["export_polygons"].isChecked() else "false")
+        self.flow.save_settings()
         s.sync()
 
     def closeEvent(self, event):
+        if not self.safety.confirm_leave("quit") or not self.tasks.finetune.confirm_quit():
+            event.ignore()  # unsaved edits or a training run: the user chose to stay
+            return
+        self.tasks.finetune.stop_quietly()
+        if self.project is not None:
+            self.project.close()  # release the lock
         self.save_settings()
         if self._own_worker:
             self.worker_thread.stop()

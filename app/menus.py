@@ -15,6 +15,7 @@ TABLE = [
     ("&File", "open_images", "&Open images\u2026", "Ctrl+O", "choose_images"),
     ("&File", "open_folder", "Open &folder\u2026", "Ctrl+Shift+O", "choose_folder"),
     ("&File", "recent", "Open &recent", None, None),  # submenu, filled by flow.opening
+    ("&File", "save_as", "&Save project as\u2026", None, "safety.save_as"),  # e.g. after autosave failed
     ("&File", None, None, None, None),
     ("&File", "import_coco", "&Import COCO JSON\u2026", "Ctrl+Shift+I", "flow.interop.import_coco"),
     ("&File", None, None, None, None),
@@ -64,6 +65,7 @@ TABLE = [
     ("&View", "docks", "&Panels", None, None),  # submenu: show/hide each dock (flow.opening)
     ("&Model", "model_lgformer", "LGFormer (default compact)", None, "use_lgformer"),
     ("&Model", "model_lqmformer", "LQMFormer (default compact)", None, "use_lqmformer"),
+    ("&Model", "model_photo", "Real photos: photo-coco (80 COCO classes, training-free)", None, "use_photo_coco"),
     ("&Model", "model_file", "Load &checkpoint\u2026", "Ctrl+M", "choose_checkpoint"),
     ("&Model", None, None, None, None),
     ("&Model", "device_auto", "Device: auto", None, None),

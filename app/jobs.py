@@ -36,17 +36,17 @@ class BatchJob(QObject):
     finished = Signal(list, bool, str)  # items, cancelled, errors
 
     def __init__(self, worker, images: list[tuple[str, str]], expressions: list[str], threshold: float,
-                 parent=None):
+                 parent=None, propose: bool = False):
         super().__init__(parent)
         self.worker, self.items = worker, []
-        self.dialog = _progress(parent, f"Running {len(expressions)} expression(s) on {len(images)} image(s)\u2026",
-                                len(images))
+        what = "Proposing objects in" if propose else f"Running {len(expressions)} expression(s) on"
+        self.dialog = _progress(parent, f"{what} {len(images)} image(s)\u2026", len(images))
         # A lambda, not the bound slot: a slot of the worker object would be queued to its (busy) thread.
         self.dialog.canceled.connect(lambda: worker.cancel_batch())
         worker.batchProgress.connect(self._progress)
         worker.batchItem.connect(self._item)
         worker.batchFinished.connect(self._done)
-        worker.run_batch(BatchRequest(images, expressions, threshold))
+        worker.run_batch(BatchRequest(images, expressions, threshold, propose))
 
     def _progress(self, done, total):
         self.dialog.setValue(done)

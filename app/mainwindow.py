@@ -419,6 +419,9 @@ class MainWindow(QMainWindow):
     def run_batch(self):
         self.tasks.run_batch()
 
+    def propose_objects(self):
+        self.tasks.propose_objects()
+
     def fine_tune(self):
         self.tasks.fine_tune()
 

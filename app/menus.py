@@ -74,6 +74,7 @@ TABLE = [
     ("&Model", None, None, None, None),
     ("&Model", "model_info", "Model &information\u2026", "Ctrl+I", "show_model_info"),
     ("&Tools", "batch", "&Batch: run expressions on every image\u2026", "Ctrl+B", "run_batch"),
+    ("&Tools", "propose", "&Propose objects with photo-coco (every image, for review)", None, "propose_objects"),
     ("&Tools", "finetune", "&Fine-tune on this project's annotations\u2026", None, "fine_tune"),
     ("&Help", "shortcuts", "&Keyboard shortcuts", "F1", "show_shortcuts"),
 ]

@@ -120,8 +120,26 @@ class Tasks:
         expressions = expressions if expressions is not None else dialogs.ask_expressions(self.w)
         if not expressions:
             return None
+        return self._start_batch(expressions)
+
+    def propose_objects(self) -> BatchJob | None:
+        """photo-coco as the teacher on the open folder: every object it can name, with its mask and
+        generated expressions, arrives "to review"; Fine-tune then trains on what was accepted."""
+        if not self._need_project() or self.w.model_info is None:
+            if self.w.project is not None:
+                dialogs.show_error(self.w, "Propose objects", "No model is loaded yet.")
+            return None
+        if self.w.model_info.get("name") != "photo-coco":
+            dialogs.show_error(self.w, "Propose objects",
+                               "Proposing objects needs the photo-coco model: choose Model > Real photos: "
+                               "photo-coco, then run this again.")
+            return None
+        return self._start_batch([], propose=True)
+
+    def _start_batch(self, expressions: list[str], propose: bool = False) -> BatchJob:
         images = [(e.key, str(e.path)) for e in self.w.project.images]
-        self.job = BatchJob(self.w.worker, images, expressions, self.w.prompt.threshold_value(), self.w)
+        self.job = BatchJob(self.w.worker, images, expressions, self.w.prompt.threshold_value(), self.w,
+                            propose=propose)
         self.job.finished.connect(self._batch_done)
         return self.job
 

@@ -37,6 +37,7 @@ class BatchRequest:
     images: list[tuple[str, str]]  # (image key, file path)
     expressions: list[str]
     threshold: float
+    propose: bool = False  # photo-coco as the teacher: propose every object it can name
 
 
 def _message(e: BaseException) -> str:
@@ -52,7 +53,8 @@ class InferenceWorker(QObject):
     modelLoaded = Signal(object)  # Predictor.info() dict
     modelFailed = Signal(str)
     batchProgress = Signal(int, int)  # done, total (image count)
-    batchItem = Signal(str, str, object, float)  # key, expression, mask [H, W] bool, score
+    # key, expression (or (label, [expressions]) for a proposal), mask [H, W] bool, score
+    batchItem = Signal(str, object, object, float)
     batchFinished = Signal(bool, str)  # cancelled, error message ('' when none)
     _wake = Signal()
 
@@ -147,6 +149,9 @@ class InferenceWorker(QObject):
         if self._predictor is None:
             self.batchFinished.emit(False, "No model is loaded.")
             return
+        if req.propose and not hasattr(self._predictor, "propose"):
+            self.batchFinished.emit(False, "Only the photo-coco model proposes objects (Model menu).")
+            return
         errors = []
         for i, (key, path) in enumerate(req.images):
             if self._cancel.is_set():
@@ -155,6 +160,9 @@ class InferenceWorker(QObject):
             try:
                 image = load_image(path)
                 self._set_image((key, "batch", time.monotonic()), image)
+                if req.propose:
+                    for obj, score in self._predictor.propose(with_scores=True):
+                        self.batchItem.emit(key, (obj.label, list(obj.expressions)), obj.mask, score)
                 for text in req.expressions:
                     p = self._predictor.predict(text, threshold=req.threshold)
                     if p.mask.any():

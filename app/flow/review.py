@@ -16,7 +16,8 @@ class Review:
         self.w = window
 
     def add_batch(self, items, errors: str = "") -> tuple[int, int, str]:
-        """Batch items ``(key, expression, mask, score)`` -> project annotations "to review".
+        """Batch items ``(key, expression, mask, score)`` -> project annotations "to review"
+        (a proposal's expression is ``(label, [expressions])``).
 
         Returns (kept, dropped, errors)."""
         w = self.w
@@ -26,7 +27,10 @@ class Review:
             if key not in keys:
                 errors += f"\n{key}: no longer in the project"
                 continue
-            results.append(BatchResult(key, text, mask, score, no_target=lqm and score < 0.5))
+            label = None
+            if not isinstance(text, str):  # a photo-coco proposal: (class name, its expressions)
+                label, text = text
+            results.append(BatchResult(key, text, mask, score, no_target=lqm and score < 0.5, label=label))
         try:
             kept, dropped = w.project.add_batch_results(results)
         except Exception as e:  # noqa: BLE001 - a bad item must not lose the whole run silently

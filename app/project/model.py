@@ -187,7 +187,7 @@ class BatchResult:
     """One result of a batch run, for :meth:`Project.add_batch_results`."""
 
     key: str
-    expression: str
+    expression: str | list[str]  # several for a proposal of the photo-coco teacher
     mask: np.ndarray
     score: float | None = None
     no_target: bool = False  # the model's no-object head fired: never kept
@@ -494,7 +494,8 @@ class Project:
             if r.no_target or not mask.any():
                 dropped += 1
                 continue
-            label = r.label or (r.expression.split() or ["object"])[-1]
+            first = r.expression if isinstance(r.expression, str) else (r.expression or [""])[0]
+            label = r.label or (first.split() or ["object"])[-1]
             items.append((r.key, self.new_annotation(r.key, label, r.expression, mask, source="batch",
                                                      review=TO_REVIEW, score=r.score)))
         self.add_many(items, text)

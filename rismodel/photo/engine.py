@@ -119,12 +119,14 @@ class PhotoPredictor:
                           latency_ms=(time.perf_counter() - t0) * 1000.0, device="cpu",
                           truncated=truncated, explanation=choice.explanation(self.detections))
 
-    def propose(self) -> list:
+    def propose(self, with_scores: bool = False) -> list:
         """The teacher (rismodel annotate without --text): the current image's confident objects,
-        each with its mask and self-checked generated expressions (:mod:`.teacher`)."""
+        each with its mask and self-checked generated expressions (:mod:`.teacher`); with
+        ``with_scores``, ``(object, detector score)`` pairs (the app's review shows the score)."""
         from .teacher import propose
 
-        return propose(self)[0]
+        entries, _, scores = propose(self)
+        return list(zip(entries, scores)) if with_scores else entries
 
     # ----- description ---------------------------------------------------------------------
     def info(self) -> dict:

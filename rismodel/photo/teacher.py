@@ -59,8 +59,8 @@ def candidate_expressions(engine, i: int, objects: list[int]) -> list[tuple[str,
     return out
 
 
-def propose(engine) -> tuple[list[ObjectEntry], list[list[str]]]:
-    """-> (objects with masks and expressions, each object's expression types)."""
+def propose(engine) -> tuple[list[ObjectEntry], list[list[str]], list[float]]:
+    """-> (objects with masks and expressions, each object's expression types, detector scores)."""
     dets = engine.detections
     objects = []
     for i in sorted(range(len(dets)), key=lambda i: -dets[i].score):
@@ -68,7 +68,7 @@ def propose(engine) -> tuple[list[ObjectEntry], list[list[str]]]:
         # one object per place: the detector often gives several classes for one box
         if d.score >= MIN_TEACH and all(box_iou(d.box, dets[j].box) < 0.7 for j in objects):
             objects.append(i)
-    entries, types = [], []
+    entries, types, scores = [], [], []
     for i in objects:
         kept = [(t, e) for t, e in candidate_expressions(engine, i, objects)
                 if engine.choose(e).indices == [i]]
@@ -79,4 +79,5 @@ def propose(engine) -> tuple[list[ObjectEntry], list[list[str]]]:
             continue
         entries.append(ObjectEntry(dets[i].name, mask, [e for _, e in kept]))
         types.append([t for t, _ in kept])
-    return entries, types
+        scores.append(float(dets[i].score))
+    return entries, types, scores

@@ -90,7 +90,7 @@ def test_kill_9_at_random_moments_then_resume_ends_exactly_as_an_uninterrupted_r
 
     kills = int(os.environ.get("RISMODEL_FAULT_KILLS", "2"))
     rng = random.Random(13)
-    out, steps = tmp_path / "run", 40
+    out, steps = tmp_path / "run", 80
     killed = 0
     for attempt in range(kills + 1):
         proc = _launch(out, steps, resume=attempt > 0)
@@ -108,7 +108,10 @@ def test_kill_9_at_random_moments_then_resume_ends_exactly_as_an_uninterrupted_r
                 proc.kill()
                 killed += 1
             proc.wait()
-            _check_pointer(out)
+            latest = _check_pointer(out)
+            # on a quiet machine the run can finish before the kill lands
+            if proc.returncode == 0 or (latest or {}).get("step", 0) >= steps:
+                break
         else:
             _, stderr = proc.communicate(timeout=120)
             assert proc.returncode == 0, stderr.decode()[-2000:]

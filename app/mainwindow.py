@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
             return
         self.image, self.selected = None, -1
         self.annotations.set_annotations([])  # nothing to show or edit on an image that cannot be read
+        self.flow.labels.show_selected()
         self.canvas.set_image(None)
         self.statusBar().clearMessage()
         dialogs.show_error(self, "Cannot open image", message)
@@ -249,6 +250,7 @@ class MainWindow(QMainWindow):
         if self.selected not in {a.id for a in anns}:
             self.selected = -1
         self.annotations.set_annotations(anns, self.selected)
+        self.flow.labels.show_selected()
         self._render_annotations()
 
     def _render_annotations(self):

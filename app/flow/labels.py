@@ -81,6 +81,11 @@ class Labels:
         except KeyError:
             return None
 
+    def show_selected(self) -> None:
+        """After the window changed image or selection: the selected annotation's expressions, or
+        none (never the previous image's)."""
+        self._show_expressions()
+
     def _show_expressions(self, ann_id: int | None = None) -> None:
         ann = self._selected(ann_id)
         self.expressions.set_expressions(None if ann is None else list(ann.expressions))

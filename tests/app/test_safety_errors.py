@@ -52,9 +52,14 @@ def test_switching_images_never_lists_the_previous_images_annotations(qtbot, mak
     assert w.open_paths([demo_folder])
     w.show_image("synth_scene_1.jpg")
     qtbot.waitUntil(lambda: w.image is not None and w.key == "synth_scene_1.jpg", timeout=30_000)
-    w.project.add(w.key, "ring", "the ring", np.ones(w.image.shape[:2], bool))
-    w.show_image("synth_scene_3.jpg")  # still loading: the list already belongs to the new image
+    ann = w.project.add(w.key, "ring", "the ring", np.ones(w.image.shape[:2], bool))
+    w.annotations.selected.emit(ann.id)  # the user selects it: its expressions are listed
+    assert w.flow.labels.expressions.expressions() == ["the ring"]
+    w.show_image("synth_scene_3.jpg")  # still loading: the lists already belong to the new image
     assert w.annotations.list.count() == 0
+    # ... the expression panel too: no stale expression, nothing to add it to
+    assert w.flow.labels.expressions.expressions() == []
+    assert not w.flow.labels.expressions.buttons["add"].isEnabled()
 
 
 @pytest.mark.qt_no_exception_capture

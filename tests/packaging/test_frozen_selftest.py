@@ -114,3 +114,4 @@ def test_self_test_flag_passes_on_the_source_checkout(monkeypatch, capsys):
     assert lines[-1] == "self-test passed"
     for name in ("lgformer-compact", "lqmformer-compact"):
         assert any(line.startswith(f"ok   model {name}") and "IoU" in line for line in lines)
+    assert any(line.startswith("ok   model photo-coco") and "of the cup's box" in line for line in lines)

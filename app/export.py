@@ -29,6 +29,7 @@ from rismodel.data import coco_refs
 from rismodel.data.masks import mask_to_polygons
 from rismodel.fileio import atomic_write_bytes, atomic_write_text
 from rismodel.imageio import ImageLoadError
+from rismodel.refine import crop_box
 
 from .project import Annotation, Project
 
@@ -106,16 +107,6 @@ def export_mask_pngs(project: Project, folder: str | Path) -> list[Path]:
         atomic_write_bytes(path, png_bytes(a.mask.astype(np.uint8) * 255))
         written.append(path)
     return written
-
-
-def crop_box(mask: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) of the mask's pixels grown by ``margin`` (clipped), or None when empty."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    h, w = mask.shape
-    return (max(0, rows[0] - margin), min(h, rows[-1] + 1 + margin),
-            max(0, cols[0] - margin), min(w, cols[-1] + 1 + margin))
 
 
 def cutout_rgba(image: np.ndarray, mask: np.ndarray, crop: bool = False, margin: int = 0) -> np.ndarray:

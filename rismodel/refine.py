@@ -61,7 +61,8 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return np.einsum("hwc,hwc->hw", _box(a_coef, r), g) + _box(b_coef, r)
 
 
-def _crop_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+def crop_box(mask: np.ndarray, margin: int = 0) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the mask's pixels grown by ``margin`` (clipped), or None when empty."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
@@ -78,7 +79,7 @@ def refine_prob(image: np.ndarray, prob: np.ndarray, cells: float = GUIDED_CELLS
         raise ValueError(f"image {image.shape[:2]} and probability map {prob.shape} differ in size")
     cell = cell_size(image.shape, logits_side)
     radius = max(1, round(cells * cell))
-    box = _crop_box(prob > 0.05, 3 * radius + 2)
+    box = crop_box(prob > 0.05, 3 * radius + 2)
     out = prob.astype(np.float32, copy=True)
     if box is None:
         return out
@@ -101,7 +102,7 @@ def grabcut_mask(image: np.ndarray, mask: np.ndarray, band_cells: float = GRABCU
     if image.shape[:2] != mask.shape:
         raise ValueError(f"image {image.shape[:2]} and mask {mask.shape} differ in size")
     band = max(2, round(band_cells * cell_size(image.shape, logits_side)))
-    box = _crop_box(mask, 3 * band + 2)
+    box = crop_box(mask, 3 * band + 2)
     if box is None:
         return mask.copy()
     y0, y1, x0, x1 = box

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_mutation import replace_random_node
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
@@ -222,17 +223,7 @@ def test_fuzz_import_never_raises_anything_but_project_error(image_folder, tmp_p
     m[3:9, 4:20] = True
     doc = coco_refs.build_coco([coco_refs.ImageEntry("a.png", 60, 40, [coco_refs.ObjectEntry("x", m, ["the x"])])])
     doc["annotations"].append(dict(doc["annotations"][0], id=2, segmentation=mask_to_polygons(m)))
-    node, path = doc, []
-    for _ in range(data.draw(st.integers(0, 5))):
-        kids = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
-        if not kids:
-            break
-        k, v = kids[data.draw(st.integers(0, len(kids) - 1))]
-        path.append((node, k))
-        node = v
-    if path:
-        parent, k = path[-1]
-        parent[k] = data.draw(_values)
+    doc = replace_random_node(doc, data, _values, 5)
     f = tmp_path / "fuzz.json"
     f.write_text(json.dumps(doc))
     p = Project.open([image_folder], autosave=False)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_mutation import replace_random_node
 
 from app.project import PROJECT_FILE, Project, ProjectError, ProjectFileError, schema
 
@@ -220,19 +221,7 @@ def test_fuzz_mutated_valid_files(tmp_path, data):
                  "review": "accepted", "score": None, "rle": {"size": [2, 3], "counts": "06"}}]}]}
     doc = json.loads(json.dumps(good))
     # Replace one node anywhere in the document by an arbitrary JSON value.
-    node, path = doc, []
-    for _ in range(data.draw(st.integers(0, 6))):
-        kids = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
-        if not kids:
-            break
-        k, v = kids[data.draw(st.integers(0, len(kids) - 1))]
-        path.append((node, k))
-        node = v
-    if path:
-        parent, k = path[-1]
-        parent[k] = data.draw(json_values)
-    else:
-        doc = data.draw(json_values)
+    doc = replace_random_node(doc, data, json_values, 6)
     _reader(tmp_path, json.dumps(doc).encode())
 
 

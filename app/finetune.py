@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from rismodel.data import coco_refs
 
 from . import dialogs, export
+from .frozen import writable_work_dir
 from .jobs import FineTuneJob, finetune_command
 from .project import TO_REVIEW
 
@@ -181,7 +182,7 @@ class FineTune(QObject):
         if not ids:
             dialogs.show_error(w, "Fine-tune", f"No annotations match \u201c{SCOPES[options.scope]}\u201d.")
             return None
-        run_root = w.project.folder / "ris-studio-finetune"
+        run_root = writable_work_dir(w.project.folder, "ris-studio-finetune")
         run_dir = run_root / time.strftime("run-%Y%m%d-%H%M%S")
         coco = run_root / f"{run_dir.name}.coco.json"
         try:

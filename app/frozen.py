@@ -53,6 +53,17 @@ def user_data_dir() -> Path:
     return base
 
 
+def writable_work_dir(folder: Path, name: str) -> Path:
+    """``folder/name`` where the user may write there and ``folder`` is not part of a frozen
+    install (the installed demo folder); else a folder of :func:`user_data_dir`. Fine-tune runs go
+    here, beside the user's images when possible, never into the install folder."""
+    folder = Path(folder)
+    inside_install = is_frozen() and folder.resolve().is_relative_to(Path(sys.executable).resolve().parent)
+    if not inside_install and os.access(folder, os.W_OK | os.X_OK):
+        return folder / name
+    return user_data_dir() / name / (folder.name or "project")
+
+
 def ensure_std_streams() -> None:
     """A windowed build (no console) has ``sys.stdout``/``sys.stderr`` set to None; libraries
     that print (tqdm, warnings, logging) would then raise. Send them to a log file instead."""

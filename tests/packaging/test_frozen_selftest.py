@@ -115,3 +115,21 @@ def test_self_test_flag_passes_on_the_source_checkout(monkeypatch, capsys):
     for name in ("lgformer-compact", "lqmformer-compact"):
         assert any(line.startswith(f"ok   model {name}") and "IoU" in line for line in lines)
     assert any(line.startswith("ok   model photo-coco") and "of the cup's box" in line for line in lines)
+
+
+def test_finetune_runs_never_go_into_the_install_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    assert frozen.writable_work_dir(photos, "runs") == photos / "runs"  # beside the user's images
+    install = tmp_path / "opt" / "ris-studio"
+    demo = install / "_internal" / "resources" / "demo"
+    demo.mkdir(parents=True)
+    (install / "ris-studio").write_text("")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(install / "ris-studio"))
+    # The installed demo folder (writable for root, read-only for a user): the per-user folder.
+    out = frozen.writable_work_dir(demo, "runs")
+    assert install not in out.parents and (tmp_path / "xdg") in out.parents
+    assert frozen.writable_work_dir(photos, "runs") == photos / "runs"

@@ -82,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         window.open_paths(args.paths)
     else:
         window.flow.opening.reopen_last()  # the folder of the last session, if it still exists
-    return app.exec()
+    rc = app.exec()
+    if window.worker_thread.thread.isRunning():
+        # Still stuck in one step after the window's patient stop: the work is saved (autosave and
+        # the close checks ran), and destroying a running QThread would abort with a core dump.
+        print("ris-studio: the inference thread did not stop; exiting without waiting", file=sys.stderr)
+        os._exit(rc)
+    return rc
 
 
 if __name__ == "__main__":

@@ -184,7 +184,11 @@ class WorkerThread:
         self.worker.moveToThread(self.thread)
         self.thread.start()
 
-    def stop(self, timeout_ms: int = 10000) -> None:
+    def stop(self, timeout_ms: int = 10000, patience_ms: int = 120000) -> bool:
+        """Stop after the current step. A model load or an inference in flight finishes first: a
+        QThread destroyed while it runs aborts the whole process (seen when quitting during a slow
+        model load), so wait ``timeout_ms``, then up to ``patience_ms`` more. False: still running
+        (the caller exits without destroying it)."""
         self.worker.cancel_batch()
         self.thread.quit()
-        self.thread.wait(timeout_ms)
+        return self.thread.wait(timeout_ms) or self.thread.wait(patience_ms)

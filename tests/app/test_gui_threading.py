@@ -60,3 +60,26 @@ def test_gui_never_freezes_while_a_large_photo_loads_and_segments(qtbot, make_wi
     gaps = r["gaps"]
     print(f"event-loop gaps: max {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks; last latency {r['latency']}")
     assert len(gaps) > 20 and max(gaps) < 2.0
+
+
+def test_stopping_during_a_slow_model_load_waits_for_it(qtbot, monkeypatch):
+    """Quitting while a model loads: stop() must outwait the load. A QThread destroyed while it
+    still runs aborts the process (seen in CI: the console-script test exited with SIGABRT when a
+    busy machine made the load outlast the old fixed 10 s wait)."""
+    import time
+
+    from rismodel import predictor
+
+    from app.worker import WorkerThread
+
+    def slow_load(*a, **k):
+        time.sleep(1.0)
+        raise RuntimeError("no model in this test")
+
+    monkeypatch.setattr(predictor.Predictor, "load", staticmethod(slow_load))
+    wt = WorkerThread()
+    wt.worker.load_model("lgformer-compact", "cpu")
+    qtbot.wait(100)  # the load is under way in the worker thread
+    assert wt.thread.isRunning()
+    assert wt.stop(timeout_ms=50, patience_ms=10_000) is True
+    assert not wt.thread.isRunning()

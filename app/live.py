@@ -9,6 +9,12 @@ probability map is kept, so the threshold slider re-thresholds without recomputi
 it to ``stale`` (drawn faded, never kept, never reported as the verdict). A keep asked for while
 the request is in flight waits for its result (:meth:`request_keep`, ``keepReady``) and is
 forgotten if the text or the image changes first.
+
+A result whose model rejects absent targets (``rejects_absent``: LQMFormer's no-object head, an
+LGFormer with a presence head) and whose presence probability is below 0.5 is a *no target*: no
+mask is shown or kept, unless the user asked to see rejected masks (``show_rejected``, a viewing
+preference for the session, off at start); then the thresholded map is shown and kept as usual and
+the verdict says the model said no target.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ class LiveSegmenter(QObject):
         self.result: dict | None = None  # computed for (self.key, self.text), else None
         self.stale: dict | None = None  # the previous result of this image while a new one computes
         self.pending_keep = False
+        self.show_rejected = False  # draw (and keep) a no-target result's mask anyway
         worker.result.connect(self._on_result)
         worker.error.connect(self._on_error)
 
@@ -68,6 +75,10 @@ class LiveSegmenter(QObject):
             self.pending_keep = True
             return "pending"
         return "nothing"
+
+    def set_show_rejected(self, on: bool) -> None:
+        self.show_rejected = bool(on)
+        self.changed.emit()
 
     def set_threshold(self, t: float) -> None:
         self.threshold = float(t)
@@ -121,12 +132,14 @@ class LiveSegmenter(QObject):
 
     # ----- what to show ---------------------------------------------------------------------
     def no_target(self, r: dict | None = None) -> bool:
+        """The model's presence score rejected the result (shown only with ``show_rejected``)."""
         r = self.result if r is None else r
-        return r is not None and r["no_object_head"] and r["score"] < 0.5
+        return r is not None and bool(r.get("rejects_absent")) and r["score"] < 0.5
 
     def mask(self, step: int = 1) -> np.ndarray | None:
         """The thresholded mask of the current text (full resolution, or every ``step``-th pixel for
-        display), or None when it is not computed yet or the no-object head says there is no target."""
+        display), or None when it is not computed yet or the presence score rejected it (unless
+        ``show_rejected``)."""
         return self._threshold(self.result, step)
 
     def stale_mask(self, step: int = 1) -> np.ndarray | None:
@@ -134,9 +147,14 @@ class LiveSegmenter(QObject):
         return self._threshold(self.stale, step)
 
     def _threshold(self, r: dict | None, step: int) -> np.ndarray | None:
-        if r is None or self.no_target(r):
+        if r is None or (self.no_target(r) and not self.show_rejected):
             return None
         return r["prob"][::step, ::step] >= self.threshold
+
+    def why_nothing_to_keep(self) -> str:
+        if self.no_target() and not self.show_rejected:
+            return "the model says there is no target (tick \u201cShow rejected mask\u201d to keep its mask anyway)"
+        return "type an expression and wait for a mask"
 
     def verdict(self, step: int = 1) -> tuple[str, str]:
         """(text, level) with level ok | warn | none; ``step`` subsamples the pixel count."""
@@ -150,9 +168,15 @@ class LiveSegmenter(QObject):
         note = " (expression truncated)" if r.get("truncated") else ""
         if r.get("explanation"):  # photo-coco: the chosen class and the rule that decided
             note += f" \u2014 {r['explanation']}"
-        if self.no_target():
-            return f"No target: the model's no-object head says nothing matches (p = {score:.2f}).{note}", "none"
+        if self.no_target() and not self.show_rejected:
+            return f"No target: the model's presence head says nothing matches (p = {score:.2f}).{note}", "none"
         m = self.mask(step)
+        if self.no_target():  # shown because the user asked for it (kept short: the panel is narrow)
+            said = f"No target, says the model (p = {score:.2f})"
+            if not m.any():
+                return f"{said}; shown on request, but no pixel is above {self.threshold:.2f}.{note}", "none"
+            approx = "\u2248 " if step > 1 else ""
+            return f"{said}; its mask is shown on request: {approx}{int(m.sum()) * step * step} px.{note}", "warn"
         if not m.any():
             return f"No pixel above the threshold {self.threshold:.2f} (presence p = {score:.2f}).{note}", "none"
         if score < 0.5:

@@ -91,6 +91,8 @@ class MainWindow(QMainWindow):
         self.prompt.overlayChanged.connect(lambda *_: self._render_live())
         self.prompt.toolChanged.connect(self.canvas.set_tool)
         self.prompt.radiusChanged.connect(self.canvas.set_radius)
+        self.prompt.showRejectedChanged.connect(self.live.set_show_rejected)
+        self.prompt.bind_show_rejected(self.actions["show_rejected"])
         self.live.changed.connect(self._render_live)
         self.live.keepReady.connect(self.keep_mask)
         self.live.keepDropped.connect(lambda why: self.statusBar().showMessage(f"Not kept: {why}.", 8000))
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
             return
         mask = self.flow.snap.mask(wait=True)  # snapped to edges when "Snap to edges" is on
         if self.project is None or self.live.key is None or mask is None or not mask.any():
-            self.statusBar().showMessage("Nothing to keep: type an expression and wait for a mask.", 5000)
+            self.statusBar().showMessage(f"Nothing to keep: {self.live.why_nothing_to_keep()}.", 5000)
             return
         text = self.live.text
         label = dialogs.ask_label(self, self.project.labels(), text.split()[-1])  # "the red circle" -> "circle"
@@ -341,6 +343,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("device", self.device)  # only a device that worked is remembered
         random = " (random weights)" if info.get("source") == "random" else ""
         self.status_model.setText(f"{info['name']}{random} \u00b7 {info['device'].upper()}")
+        self.prompt.set_rejects_absent(info.get("rejects_absent", False))
         self.live.refresh()
 
     def _model_failed(self, message: str):

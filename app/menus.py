@@ -62,6 +62,7 @@ TABLE = [
     ("&View", "zoom_in", "Zoom &in", ("Ctrl++", "Ctrl+="), "zoom_in"),
     ("&View", "zoom_out", "Zoom &out", "Ctrl+-", "zoom_out"),
     ("&View", "focus_text", "Focus the &expression box", "Ctrl+L", "focus_expression"),
+    ("&View", "show_rejected", "Show &rejected mask (the model said no target)", None, None),  # the prompt's box
     ("&View", "docks", "&Panels", None, None),  # submenu: show/hide each dock (flow.opening)
     ("&Model", "model_lgformer", "LGFormer (default compact)", None, "use_lgformer"),
     ("&Model", "model_lqmformer", "LQMFormer (default compact)", None, "use_lqmformer"),

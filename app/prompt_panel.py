@@ -33,6 +33,7 @@ class PromptPanel(QWidget):
     toolChanged = Signal(str)
     radiusChanged = Signal(int)
     snapChanged = Signal(bool)  # "Snap to edges" of the live mask
+    showRejectedChanged = Signal(bool)  # "Show rejected mask": draw a no-target result's mask anyway
 
     TOOLS = (("pan", "Pan (V)"), ("brush", "Brush (B)"), ("erase", "Eraser (E)"),
              ("polygon", "Polygon (P)"), ("box", "Box (R)"), ("edit", "Vertices (J)"))
@@ -49,6 +50,14 @@ class PromptPanel(QWidget):
         self.expression.returnPressed.connect(self._keep)
         self.verdict = QLabel("Type an expression to see its mask.")
         self.verdict.setWordWrap(True)
+        self.show_rejected = QCheckBox("Show rejected mask")
+        self.show_rejected.setToolTip(
+            "The model's presence score can say that nothing in the image matches the expression "
+            "(no target); its mask is then hidden and not kept. Tick this to show that mask anyway "
+            "(Enter then keeps it). Only models with a presence head reject: LQMFormer, or an "
+            "LGFormer trained with one.")
+        self.show_rejected.setEnabled(False)  # until a model that rejects is loaded
+        self.show_rejected.toggled.connect(self.showRejectedChanged)
 
         self.threshold = QSlider(Qt.Horizontal, minimum=1, maximum=99, value=50)
         self.threshold_label = QLabel("0.50")
@@ -89,6 +98,7 @@ class PromptPanel(QWidget):
         layout.addWidget(QLabel("Referring expression (Enter keeps the mask):"))
         layout.addWidget(self.expression)
         layout.addWidget(self.verdict)
+        layout.addWidget(self.show_rejected)
         layout.addLayout(form)
         layout.addLayout(tools)
         self._paint_button()
@@ -121,6 +131,24 @@ class PromptPanel(QWidget):
         colours = {"ok": "", "warn": "color: #b36b00;", "none": "color: #c0392b; font-weight: bold;"}
         self.verdict.setStyleSheet(colours[level])
         self.verdict.setText(text)
+
+    def bind_show_rejected(self, action) -> None:
+        """Keep a checkable menu action in step with the "Show rejected mask" box (the box is the
+        one state; the action only mirrors and toggles it)."""
+        self._show_rejected_action = action
+        action.setCheckable(True)
+        action.setChecked(self.show_rejected.isChecked())
+        action.setEnabled(self.show_rejected.isEnabled())
+        action.toggled.connect(self.show_rejected.setChecked)
+        self.show_rejected.toggled.connect(action.setChecked)
+
+    def set_rejects_absent(self, on: bool) -> None:
+        """Whether the loaded model can reject a result (its presence score empties the mask): the
+        "Show rejected mask" box (and its menu action) means something only then. The choice
+        itself stays as the user left it."""
+        self.show_rejected.setEnabled(bool(on))
+        if getattr(self, "_show_rejected_action", None) is not None:
+            self._show_rejected_action.setEnabled(bool(on))
 
     def clear_expression(self) -> None:
         """Empty the box and tell the live segmenter at once (Esc): the live mask goes away."""

@@ -138,7 +138,7 @@ class InferenceWorker(QObject):
             p = self._predictor.predict(req.text)
             out = {"prob": p.prob, "score": p.score, "latency_ms": p.latency_ms, "device": p.device,
                    "truncated": p.truncated, "text": req.text, "explanation": p.explanation,
-                   "no_object_head": self._predictor.config.architecture == "lqmformer"}
+                   "rejects_absent": self._predictor.rejects_absent}
             self.result.emit(req.seq, req.key, out)
         except Exception as e:  # noqa: BLE001
             self.error.emit(req.seq, f"Inference failed: {_message(e)}")

@@ -41,7 +41,8 @@ class CudaOutOfMemory(PredictorError):
 @dataclass
 class Prediction:
     prob: np.ndarray  # [H, W] float32 foreground probability at the upright original size
-    mask: np.ndarray  # [H, W] bool, prob >= threshold (empty when score < 0.5 for LQMFormer)
+    mask: np.ndarray  # [H, W] bool, prob >= threshold; empty when the predictor ``rejects_absent``
+    # and score < 0.5 (prob is still the full map: the app can show a rejected mask on request)
     score: float  # probability that the expression refers to something in the image
     latency_ms: float
     device: str
@@ -164,6 +165,16 @@ class Predictor:
         raise PredictorError(f"'{spec}' is neither a checkpoint file nor a model name "
                              f"({', '.join([*MODELS, PHOTO_MODEL])})")
 
+    @property
+    def rejects_absent(self) -> bool:
+        """True when ``score`` is a trained presence probability that decides the mask (below 0.5
+        ``predict`` empties it): LQMFormer's no-object head, or an LGFormer retrained with a presence
+        head (``presence: head``, issue 9). The shipped LGFormer's score is its largest pixel logit
+        (``presence: max_logit``), a hint that never empties the mask."""
+        cfg = self.config
+        return cfg.architecture == "lqmformer" or (
+            cfg.architecture == "lgformer" and getattr(cfg, "presence", "max_logit") == "head")
+
     # ----- inference -----------------------------------------------------------------------
     def _autocast(self):
         if self.device.type == "cuda":
@@ -235,8 +246,8 @@ class Predictor:
         prob = prob[0, 0].cpu().numpy()
         score = float(torch.sigmoid(presence[0]))
         mask_np = prob >= threshold
-        if self.config.architecture == "lqmformer" and score < 0.5:
-            mask_np = np.zeros_like(mask_np)  # the no-object head says nothing is referred to
+        if self.rejects_absent and score < 0.5:
+            mask_np = np.zeros_like(mask_np)  # the presence head says nothing is referred to
         latency = (time.perf_counter() - t0) * 1000.0
         return Prediction(prob=prob, mask=mask_np, score=score, latency_ms=latency,
                           device=self.device.type, truncated=truncated)
@@ -249,6 +260,7 @@ class Predictor:
         return {
             "name": self.name,
             "architecture": self.config.architecture,
+            "rejects_absent": self.rejects_absent,
             "source": self.source,
             "device": self.device.type,
             "image_size": self.config.input.image_size,

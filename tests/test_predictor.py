@@ -117,3 +117,67 @@ def test_non_utf8_text_is_segmented_not_a_tokenizer_crash(pred):
     weird = b"the r\xe9d circle".decode("utf-8", "surrogateescape")  # a Latin-1 byte from argv
     assert pred.predict(weird).mask.shape == (64, 96)
     assert pred.predict("\ud800 lone surrogate").mask.shape == (64, 96)
+
+
+
+
+def _forced(cfg, presence_logit: float):
+    """A Predictor around a stand-in model (no weights) whose mask logits are +8 on the left half
+    and -8 on the right, and whose presence logit is ``presence_logit``: what ``predict`` does with
+    them depends on the config alone."""
+    import torch
+
+    class Tokens:
+        def tokenize(self, texts):
+            return torch.ones(len(texts), 4, dtype=torch.long), torch.ones(len(texts), 4, dtype=torch.long)
+
+        def tokenizer(self, text):
+            return {"input_ids": [1, 1]}
+
+    class Stand(torch.nn.Module):
+        text_encoder = Tokens()
+
+        def image_prefix(self, images):
+            return images
+
+        def encode_text(self, ids, mask):
+            return ids
+
+        def forward(self, attention_mask=None, prefix=None, text_feats=None):
+            side = cfg.input.image_size // 4
+            logits = torch.full((1, 1, side, side), -8.0)
+            logits[..., : side // 2] = 8.0
+            return {"pred_masks": logits, "presence_logits": torch.tensor([presence_logit])}
+
+    return Predictor(Stand(), cfg, device="cpu")
+
+
+@pytest.mark.parametrize("name,presence,rejects", [
+    ("lgformer-compact", "max_logit", False),  # the shipped LGFormer: the score is a hint
+    ("lgformer-compact", "head", True),  # issue 9: a trained presence head decides, like LQMFormer's
+    ("lqmformer-compact", None, True),  # the no-object head
+])
+def test_a_presence_head_rejects_the_mask_but_never_the_map(name, presence, rejects):
+    from rismodel.config import with_overrides
+    from rismodel.registry import get_config
+
+    cfg = get_config(name)
+    if presence is not None:
+        cfg = with_overrides(cfg, {"presence": presence})
+    img = _photo()
+    absent = _forced(cfg, presence_logit=-4.0)
+    assert absent.rejects_absent is rejects and absent.info()["rejects_absent"] is rejects
+    out = absent.predict("the unicorn", image=img)
+    assert out.score < 0.5
+    assert out.prob.shape == (64, 96) and (out.prob[:, :40] > 0.99).all() and (out.prob[:, -40:] < 0.01).all()
+    assert bool(out.mask.any()) is not rejects  # emptied only where the score is a trained presence probability
+    if not rejects:
+        assert (out.mask == (out.prob >= 0.5)).all()
+    present = _forced(cfg, presence_logit=4.0).predict("the circle", image=img)
+    assert present.score > 0.5 and (present.mask == (present.prob >= 0.5)).all() and present.mask.any()
+
+
+def test_photo_coco_never_rejects_a_chosen_mask():
+    from rismodel.photo.engine import PhotoPredictor
+
+    assert PhotoPredictor.rejects_absent is False  # its score is a detector confidence, not a presence head

@@ -74,6 +74,10 @@ class PhotoPredictor:
             self.matcher.load()
 
     # ----- the Predictor interface ---------------------------------------------------------
+    # The score comes from the chosen detections' confidence (0 when nothing is chosen, the mask then
+    # empty anyway): it never empties a chosen mask.
+    rejects_absent = False
+
     def set_image(self, image) -> None:
         from ..predictor import upright_rgb
 
@@ -135,6 +139,7 @@ class PhotoPredictor:
             "name": NAME,
             "architecture": "training-free: COCO detector (CenterNet-MobileNetV3, ONNX) + rules + "
                             f"{self.config.mask_maker} masks",
+            "rejects_absent": self.rejects_absent,
             "source": f"{model_dir()} ({', '.join(files)})",
             "device": "cpu",
             "image_size": 512,

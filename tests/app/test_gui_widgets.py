@@ -72,12 +72,48 @@ def test_verdicts(qapp, score, head, expect):
     prob = np.zeros((4, 4), np.float32)
     prob[:2] = 0.9
     live._on_result(live.seq, "k", {"prob": prob, "score": score, "latency_ms": 1.0, "device": "cpu",
-                                    "no_object_head": head, "text": "the thing"})
+                                    "rejects_absent": head, "text": "the thing"})
     text, level = live.verdict()
     assert text.startswith(expect)
     assert (live.mask() is None) == (head and score < 0.5)
     assert level == {"No target": "none", "Probably no target": "warn", "Unsure": "warn",
                      "Target found": "ok"}[expect]
+
+
+def test_a_rejected_mask_is_shown_only_on_request_and_the_choice_outlives_the_expression(qapp):
+    live = LiveSegmenter(_FakeWorker())
+    assert live.show_rejected is False  # off at start
+    live.set_image("k", np.zeros((4, 4, 3), np.uint8))
+    prob = np.zeros((4, 4), np.float32)
+    prob[:2] = 0.9
+
+    def answer(text, score=0.2):
+        live.set_text(text)
+        live._on_result(live.seq, "k", {"prob": prob, "score": score, "latency_ms": 1.0, "device": "cpu",
+                                        "rejects_absent": True, "text": text})
+
+    answer("the unicorn")
+    assert live.no_target() and live.mask() is None and live.verdict()[1] == "none"
+    assert "show" in live.why_nothing_to_keep().lower()
+    changed = []
+    live.changed.connect(lambda: changed.append(1))
+    live.set_show_rejected(True)
+    assert changed  # the overlay and the verdict are redrawn
+    assert (live.mask() == (prob >= 0.5)).all()
+    text, level = live.verdict()
+    assert text.startswith("No target") and "shown on request" in text and level == "warn"
+    live.set_threshold(0.95)  # shown, but nothing above the threshold
+    assert not live.mask().any() and live.verdict()[1] == "none" and "no pixel is above 0.95" in live.verdict()[0]
+    live.set_threshold(0.5)
+    answer("the dragon")  # another expression: the viewing choice stays
+    assert live.show_rejected and live.mask() is not None and "shown on request" in live.verdict()[0]
+    live.set_text("the yeti")  # while it computes, the shown rejected mask is the faded one
+    assert live.stale_mask() is not None
+    answer("the yeti", score=0.9)  # a target found: nothing changes for it
+    assert live.verdict()[0].startswith("Target found")
+    live.set_show_rejected(False)
+    answer("the griffin")
+    assert live.mask() is None and live.verdict()[1] == "none"
 
 
 CONSOLE_PROBE = """

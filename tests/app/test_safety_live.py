@@ -115,3 +115,53 @@ def test_the_overlay_and_verdict_never_present_the_old_result(qtbot, fake_model,
     gate.set()
     qtbot.waitUntil(lambda: w.live.result is not None and w.live.result["text"] == "the diamond", timeout=30_000)
     assert w.live.stale is None and w.prompt.verdict.text().startswith("Target found")
+
+
+def test_a_rejected_mask_is_kept_only_when_the_user_chose_to_show_it(qtbot, fake_model, demo_folder,
+                                                                    messages, monkeypatch):
+    """Issue 9: a model whose presence score rejects the expression (LQMFormer, or an LGFormer with
+    a presence head) shows no mask and keeps none; "Show rejected mask" (the box under the verdict,
+    or View > Show rejected mask) draws it, and Enter then keeps it."""
+    from rismodel.predictor import Predictor
+
+    w, _gate = fake_model
+    box, action = w.prompt.show_rejected, w.actions["show_rejected"]
+    assert not box.isEnabled() and not action.isEnabled()  # the random LGFormer scores by max logit: no rejection
+    assert not box.isChecked() and not w.live.show_rejected  # off at start
+
+    def rejected(text, threshold=None):
+        h, wd = w.worker._predictor_image_shape
+        prob = np.zeros((h, wd), np.float32)
+        prob[:, :wd // 2] = 0.9
+        return Prediction(prob=prob, mask=np.zeros((h, wd), bool), score=0.1, latency_ms=1.0, device="cpu")
+
+    monkeypatch.setattr(Predictor, "rejects_absent", property(lambda self: True))  # as with a presence head
+    monkeypatch.setattr(w.worker._predictor, "predict", rejected)
+    w.load_model(w.model_spec)  # the loaded model's info now says it rejects
+    qtbot.waitUntil(lambda: box.isEnabled() and action.isEnabled(), timeout=30_000)
+    _open(qtbot, w, demo_folder, "synth_scene_1.jpg")
+    key, half = w.key, w.image.shape[1] // 2
+    _type(qtbot, w, "the unicorn")
+    qtbot.waitUntil(lambda: w.live.result is not None and w.live.result["text"] == "the unicorn", timeout=30_000)
+    assert w.live.no_target() and w.live.mask() is None
+    assert w.canvas._live.pixmap().isNull()  # nothing drawn
+    assert w.prompt.verdict.text().startswith("No target") and "shown on request" not in w.prompt.verdict.text()
+    qtbot.keyClick(w.prompt.expression, Qt.Key_Return)
+    assert w.project.count(key) == 0 and "no target" in w.statusBar().currentMessage()
+
+    action.trigger()  # View > Show rejected mask: the box follows
+    assert box.isChecked() and w.live.show_rejected
+    assert not w.canvas._live.pixmap().isNull()  # the rejected mask is drawn
+    assert "shown on request" in w.prompt.verdict.text()
+    w.prompt.expression.setFocus()
+    qtbot.keyClick(w.prompt.expression, Qt.Key_Return)
+    qtbot.waitUntil(lambda: w.project.count(key) == 1, timeout=30_000)
+    [ann] = w.project.annotations(key)
+    assert ann.expressions == ["the unicorn"] and ann.mask[:, :half].all() and not ann.mask[:, half:].any()
+
+    _type(qtbot, w, "the dragon")  # the choice outlives the expression
+    qtbot.waitUntil(lambda: w.live.result is not None and w.live.result["text"] == "the dragon", timeout=30_000)
+    assert not w.canvas._live.pixmap().isNull() and box.isChecked()
+    box.setChecked(False)  # the box: the menu action follows, the mask goes
+    assert not action.isChecked() and not w.live.show_rejected and w.canvas._live.pixmap().isNull()
+    assert not messages

@@ -151,8 +151,10 @@ class LQMFormerConfig:
     qm_margin: float = 1.0
     # "embedding": the paper's margin on Euclidean distances of mask embeddings (met by growing their
     # norm); "mask_cosine": hinge on the pairwise cosine of the query masks above qm_cosine_margin, the
-    # collapse measure of Fig. 1 (a documented deviation, issue 9).
-    qm_target: Literal["embedding", "mask_cosine"] = "embedding"
+    # collapse measure of Fig. 1 (a documented deviation, issue 9); "mask_distance": the paper's
+    # nearest-neighbour margin on the unit-normalised sigmoid query masks (qm_margin), whose gradient
+    # does not vanish at collapse as the cosine's does (issue 9).
+    qm_target: Literal["embedding", "mask_cosine", "mask_distance"] = "embedding"
     qm_cosine_margin: float = 0.5
     mask_weight: float = 5.0
     dice_weight: float = 5.0

@@ -21,15 +21,27 @@ HERE = Path(__file__).resolve().parent
 SEED, INDICES = 7, (0, 1, 2, 3)
 
 
+TOKEN_BUDGET = 20  # the paper's budget (the compact-v2 models take 40): every demo phrase fits either
+
+
 def scenes() -> None:
+    """The scenes and expressions.txt: per object its first sentence that fits TOKEN_BUDGET tokens,
+    then, under "# absent", one expression that names nothing in the scene (the answer is no mask)."""
+    from rismodel.modeling.text_encoder import TextEncoder
+    from rismodel.registry import get_config
+
+    tokenizer = TextEncoder(get_config("lgformer-compact").text).tokenizer
+
+    def fits(sentence: str) -> bool:  # [CLS] and [SEP] included, as the models count
+        return len(tokenizer(sentence)["input_ids"]) <= TOKEN_BUDGET
     lines = []
     for n, i in enumerate(INDICES, start=1):
         item = generate_image(SEED, i, (360, 480))
         name = f"synth_scene_{n}.jpg"
         Image.fromarray(item["scene"].image).save(HERE / name, quality=94)  # PNG of the noisy backgrounds is ~500 KB
         lines.append(f"# {name}")
-        lines += [s for group in item["singles"] for s in group[:1]]
-        lines += list(item["nones"][:1])
+        lines += [next(s for s in group if fits(s)) for group in item["singles"]]
+        lines += ["# absent", *item["nones"][:1]]
         lines.append("")
     (HERE / "expressions.txt").write_text("\n".join(lines), encoding="utf-8")
 

@@ -14,6 +14,13 @@
   embeddings apart while the masks stay the same (measured: loss 0.001 with a mean pairwise mask
   cosine of 0.91). This variant acts on the collapse itself as Fig. 1 measures it: the hinge
   ``max(0, cos(m_i, m_j) - qm_cosine_margin)`` on the sigmoid query masks, averaged over pairs.
+  Measured: it does not undo a collapse in training, because the gradient of a function of the
+  cosine shrinks to zero as two masks become identical (the cosine is at its maximum there), so the
+  mask losses drown it.
+- ``qm_target="mask_distance"`` (a deviation, issue 9): the paper's loss, max(0, margin - distance to
+  the nearest other query), on the unit-normalised sigmoid query masks instead of the embeddings.
+  Normalised, it cannot be met by growing norms; a distance (not its square) keeps a unit gradient
+  (on the sphere) as two masks approach each other. sqrt(2 - 2 cos) is the distance, so margin 0.6 asks cos < 0.82.
 
 Eq. (3)-(4) taken literally are constant: every row of a softmax-over-pixels attention map sums
 to one, so after resizing, every query's sum over pixels is the same number (up to interpolation
@@ -96,8 +103,13 @@ def qm_loss(embeddings: torch.Tensor, margin: float) -> torch.Tensor:
 
 def pairwise_mask_cosine(query_masks: torch.Tensor) -> torch.Tensor:
     """Cosine similarity ``[B, Q, Q]`` between the sigmoid query masks ``[B, Q, h, w]`` (Fig. 1)."""
-    p = F.normalize(query_masks.float().sigmoid().flatten(2), dim=-1, eps=1e-6)  # [B, Q, hw]
+    p = normalised_query_masks(query_masks)
     return p @ p.transpose(1, 2)
+
+
+def normalised_query_masks(query_masks: torch.Tensor) -> torch.Tensor:
+    """The sigmoid query masks ``[B, Q, h, w]`` as unit vectors ``[B, Q, hw]`` (Fig. 1's space)."""
+    return F.normalize(query_masks.float().sigmoid().flatten(2), dim=-1, eps=1e-6)
 
 
 def query_collapse(query_masks: torch.Tensor, high: float = 0.9) -> dict[str, float]:
@@ -145,6 +157,8 @@ def lqmformer_loss(cfg: LQMFormerConfig, outputs: dict, masks: torch.Tensor, has
     if cfg.qm_loss:
         if cfg.qm_target == "mask_cosine":
             q = qm_mask_cosine_loss(outputs["query_masks"], cfg.qm_cosine_margin)
+        elif cfg.qm_target == "mask_distance":
+            q = qm_loss(normalised_query_masks(outputs["query_masks"]), cfg.qm_margin)
         else:
             q = qm_loss(outputs["mask_embeddings"], cfg.qm_margin)
         total = total + cfg.qm_weight * q

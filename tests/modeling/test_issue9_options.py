@@ -7,7 +7,12 @@ import torch.nn.functional as F
 
 from rismodel.config import LGFormerConfig, PixelDecoderConfig, with_overrides
 from rismodel.modeling.lgformer import lgformer_loss
-from rismodel.modeling.lqmformer_losses import qm_loss, qm_mask_cosine_loss, query_collapse
+from rismodel.modeling.lqmformer_losses import (
+    normalised_query_masks,
+    qm_loss,
+    qm_mask_cosine_loss,
+    query_collapse,
+)
 from rismodel.modeling.pixel_decoder import MSDeformPixelDecoder
 from rismodel.registry import build_model, get_config
 
@@ -127,6 +132,39 @@ def test_query_collapse_measure_and_mask_cosine_loss():
         opt.step()
     after = query_collapse(masks.detach())
     assert after["mean_cosine"] < before["mean_cosine"] - 0.2, (before, after)
+
+
+def test_mask_distance_qm_loss_keeps_its_gradient_at_collapse():
+    """The cosine hinge's gradient vanishes as query masks become identical; the margin on the
+    distance of the normalised masks (qm_target: mask_distance) keeps pushing them apart."""
+    torch.manual_seed(0)
+    base = torch.randn(1, 1, 12, 12) * 2
+    grads = {}
+    for noise in (0.1, 0.001):
+        for name, f in (("cosine", lambda m: qm_mask_cosine_loss(m, 0.5)),
+                        ("distance", lambda m: qm_loss(normalised_query_masks(m), 0.6))):
+            m = (base + noise * torch.randn(2, 6, 12, 12)).requires_grad_(True)
+            f(m).backward()
+            grads[name, noise] = float(m.grad.norm())
+    assert grads["cosine", 0.001] < 0.05 * grads["cosine", 0.1]  # shrinks with the distance
+    assert grads["distance", 0.001] > 0.25 * grads["distance", 0.1]  # barely
+    masks = (base + 0.01 * torch.randn(2, 6, 12, 12)).requires_grad_(True)
+    opt = torch.optim.Adam([masks], lr=0.05)
+    for _ in range(100):
+        opt.zero_grad()
+        qm_loss(normalised_query_masks(masks), 0.6).backward()
+        opt.step()
+    assert query_collapse(masks.detach())["mean_cosine"] < 0.9
+
+
+def test_lqmformer_mask_distance_qm_loss_is_wired():
+    cfg = with_overrides(get_config("lqmformer-compact"), {**TINY, "qm_target": "mask_distance", "qm_margin": 0.6})
+    model = build_model(cfg).train()
+    ids, mask = model.text_encoder.tokenize(["the red circle", "nothing"])
+    out = model(torch.randn(2, 3, 96, 96), ids, mask)
+    losses = model.loss(out, torch.zeros(2, 96, 96), torch.tensor([True, False]))
+    expected = qm_loss(normalised_query_masks(out["query_masks"]), 0.6)
+    assert float(losses["loss_qm"]) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_lqmformer_mask_cosine_qm_loss_is_wired():

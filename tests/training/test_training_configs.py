@@ -104,8 +104,8 @@ def test_v2_recipes_select_the_issue9_options():
         "upsample", "head", "letterbox", "fused")
     assert lg.pixel_decoder.coord_channels and lg.text.max_tokens == 40 and lg.dice_weight > 0
     lqm = resolve_model_config(load_train_config(CONFIGS / "lqmformer-compact-v2.yaml"))
-    assert (lqm.qm_target, lqm.input.resize, lqm.backbone.decoder_features) == ("mask_cosine", "letterbox", "fused")
-    assert lqm.pixel_decoder.coord_channels and lqm.text.max_tokens == 40
+    assert (lqm.qm_target, lqm.input.resize, lqm.backbone.decoder_features) == ("mask_distance", "letterbox", "fused")
+    assert lqm.pixel_decoder.coord_channels and lqm.text.max_tokens == 40 and lqm.qm_margin == 0.6
     for name in ("lgformer-swinb.yaml", "lqmformer-swinb.yaml", "lgformer-compact.yaml", "lqmformer-compact.yaml"):
         cfg = resolve_model_config(load_train_config(CONFIGS / name))
         assert cfg.text.max_tokens == 20 and cfg.input.resize == "squash", name  # the paper's budget

@@ -1,6 +1,7 @@
 """Render the README's result tables from the JSON files ``rismodel eval --json`` wrote.
 
-    python scripts/results_table.py results/
+    python scripts/results_table.py results/          # the first defaults' tables
+    python scripts/results_table.py --v2 results/v2   # issue 9: the retrained defaults, before/after
 """
 
 from __future__ import annotations
@@ -21,17 +22,8 @@ def load(folder: Path, name: str) -> dict | None:
     return json.loads(p.read_text())["metrics"] if p.is_file() else None
 
 
-def main(folder: str) -> None:
-    f = Path(folder)
-    rows = [("LGFormer-compact (shipped)", "lgformer-compact-final"),
-            ("LQMFormer-compact (shipped)", "lqmformer-compact-final"),
-            ("LQMFormer-compact, stage 1 only (1,800 steps)", "lqmformer-compact-stage1"),
-            ("LQMFormer-compact, stages 1-2 (3,300 steps)", "lqmformer-compact-stage2"),
-            ("LGFormer-compact, random Swin (previous default)", "scratch-lgformer-compact"),
-            ("LQMFormer-compact, random Swin (previous default)", "scratch-lqmformer-compact"),
-            ("whole image", "baseline-whole-image-test"),
-            ("largest object", "baseline-largest-object-test")]
-    print("| model | oIoU | mIoU | P@0.5 | P@0.6 | P@0.7 | P@0.8 | P@0.9 | " + " | ".join(BUCKETS) + " |")
+def classic_table(f: Path, rows, head: str = "model") -> None:
+    print(f"| {head} | oIoU | mIoU | P@0.5 | P@0.6 | P@0.7 | P@0.8 | P@0.9 | " + " | ".join(BUCKETS) + " |")
     print("|---|" + "---:|" * (7 + len(BUCKETS)))
     for label, name in rows:
         m = load(f, name)
@@ -41,19 +33,49 @@ def main(folder: str) -> None:
         cells += [m["oIoU_by_length"][b]["oIoU"] for b in BUCKETS]
         print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
     print()
-    print("| model (generalised: single, multi and no-target) | cIoU | gIoU | N-acc | T-acc | P@0.5 | P@0.7 | P@0.9 |")
+
+
+def generalised_table(f: Path, rows, head: str = "model (generalised: single, multi and no-target)") -> None:
+    print(f"| {head} | cIoU | gIoU | N-acc | T-acc | P@0.5 | P@0.7 | P@0.9 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, name in [("LQMFormer-compact (shipped)", "lqmformer-compact-final-generalised"),
-                        ("LQMFormer-compact, random Swin (previous default)",
-                         "scratch-lqmformer-compact-generalised"),
-                        ("whole image", "baseline-whole-image-test-generalised"),
-                        ("largest object", "baseline-largest-object-test-generalised")]:
+    for label, name in rows:
         m = load(f, name)
         if m is None:
             continue
         cells = [m["cIoU"], m["gIoU"], m["N-acc"], m["T-acc"], m["Prec@0.5"], m["Prec@0.7"], m["Prec@0.9"]]
         print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
     print()
+
+
+def boundary_table(f: Path, rows) -> None:
+    """scripts/eval_refine.py's JSON: IoU and boundary F at the original resolution, raw and GrabCut."""
+    print("| model (original resolution) | oIoU | boundary F | oIoU, GrabCut | boundary F, GrabCut |")
+    print("|---|---:|---:|---:|---:|")
+    for label, name in rows:
+        p = f / f"{name}.json"
+        if not p.is_file():
+            continue
+        v = json.loads(p.read_text())["results"]
+        raw, cut = v["none"], next((v[k] for k in v if k.startswith("grabcut")), None)
+        cells = [raw["oIoU"], raw["boundary_F"]] + ([cut["oIoU"], cut["boundary_F"]] if cut else [None, None])
+        print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
+    print()
+
+
+def first_defaults(f: Path) -> None:
+    classic_table(f, [("LGFormer-compact (shipped)", "lgformer-compact-final"),
+                      ("LQMFormer-compact (shipped)", "lqmformer-compact-final"),
+                      ("LQMFormer-compact, stage 1 only (1,800 steps)", "lqmformer-compact-stage1"),
+                      ("LQMFormer-compact, stages 1-2 (3,300 steps)", "lqmformer-compact-stage2"),
+                      ("LGFormer-compact, random Swin (previous default)", "scratch-lgformer-compact"),
+                      ("LQMFormer-compact, random Swin (previous default)", "scratch-lqmformer-compact"),
+                      ("whole image", "baseline-whole-image-test"),
+                      ("largest object", "baseline-largest-object-test")])
+    generalised_table(f, [("LQMFormer-compact (shipped)", "lqmformer-compact-final-generalised"),
+                          ("LQMFormer-compact, random Swin (previous default)",
+                           "scratch-lqmformer-compact-generalised"),
+                          ("whole image", "baseline-whole-image-test-generalised"),
+                          ("largest object", "baseline-largest-object-test-generalised")])
     print("| query (LGFormer-compact, random Swin, 2000 steps each) | oIoU | mIoU | "
           + " | ".join(BUCKETS) + " |")
     print("|---|" + "---:|" * (2 + len(BUCKETS)))
@@ -66,5 +88,28 @@ def main(folder: str) -> None:
         print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
 
 
+def issue9(f: Path) -> None:
+    models = [("LGFormer-compact, before (first default)", "lgformer-before"),
+              ("LGFormer-compact, after (issue 9)", "lgformer-after"),
+              ("LQMFormer-compact, before (first default)", "lqmformer-before"),
+              ("LQMFormer-compact, after (issue 9)", "lqmformer-after")]
+    print("In distribution (varied SynthRef test split):\n")
+    classic_table(f, [(label, f"{name}-test") for label, name in models])
+    print("Robustness set (other seed, harsher rendering):\n")
+    classic_table(f, [(label, f"{name}-robust") for label, name in models])
+    print("Generalised (no-target expressions included; LGFormer: its presence score):\n")
+    generalised_table(f, [(label, f"{name}-test-generalised") for label, name in models], head="model")
+    print("Mask edges (first 400 test expressions, original resolution):\n")
+    boundary_table(f, [(label, f"{name}-boundary") for label, name in models])
+    print("Overfit check (the training split of a 60-image SynthRef, 202 refs, 606 expressions):\n")
+    classic_table(f, [("LGFormer-compact v2, 400 steps x 8", "overfit-lgformer-train"),
+                      ("LGFormer-compact v2, 400 steps x 8, Swin at 1x lr", "overfit-lgformer-backbone-lr1-train"),
+                      ("LQMFormer-compact v2, 400 steps x 8", "overfit-lqmformer-train")])
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "results")
+    args = sys.argv[1:]
+    if args[:1] == ["--v2"]:
+        issue9(Path(args[1] if len(args) > 1 else "results/v2"))
+    else:
+        first_defaults(Path(args[0] if args else "results"))

@@ -21,7 +21,7 @@ class Review:
 
         Returns (kept, dropped, errors)."""
         w = self.w
-        lqm = (w.model_info or {}).get("architecture") == "lqmformer"
+        rejects = bool((w.model_info or {}).get("rejects_absent"))  # the presence score can say "no target"
         results, keys = [], {e.key for e in w.project.images}
         for key, text, mask, score in items:
             if key not in keys:
@@ -30,7 +30,7 @@ class Review:
             label = None
             if not isinstance(text, str):  # a photo-coco proposal: (class name, its expressions)
                 label, text = text
-            results.append(BatchResult(key, text, mask, score, no_target=lqm and score < 0.5, label=label))
+            results.append(BatchResult(key, text, mask, score, no_target=rejects and score < 0.5, label=label))
         try:
             kept, dropped = w.project.add_batch_results(results)
         except Exception as e:  # noqa: BLE001 - a bad item must not lose the whole run silently

@@ -24,7 +24,7 @@ def _batch(qtbot, w, folder, lqm=False):
     w.show_image(K1)
     qtbot.waitUntil(lambda: w.image is not None and w.key == K1, timeout=20_000)
     if lqm:
-        w.model_info = {**w.model_info, "architecture": "lqmformer"}
+        w.model_info = {**w.model_info, "architecture": "lqmformer", "rejects_absent": True}
     items = [(K1, "the red circle", _mask(w, K1, 30), 0.91), (K1, "the small square", _mask(w, K1, 4), 0.72),
              (K3, "the ring", _mask(w, K3, 20), 0.35), (K3, "the star", np.zeros_like(_mask(w, K3, 1)), 0.2)]
     w.tasks._batch_done(items, False, "")

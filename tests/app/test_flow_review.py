@@ -23,8 +23,8 @@ def _batch(qtbot, w, folder, lqm=False):
     assert w.open_paths([folder])
     w.show_image(K1)
     qtbot.waitUntil(lambda: w.image is not None and w.key == K1, timeout=20_000)
-    if lqm:
-        w.model_info = {**w.model_info, "architecture": "lqmformer", "rejects_absent": True}
+    # LQMFormer's no-object head rejects scores below 0.5; a model without one (the first LGFormer) keeps them
+    w.model_info = {**w.model_info, "architecture": "lqmformer" if lqm else "lgformer", "rejects_absent": lqm}
     items = [(K1, "the red circle", _mask(w, K1, 30), 0.91), (K1, "the small square", _mask(w, K1, 4), 0.72),
              (K3, "the ring", _mask(w, K3, 20), 0.35), (K3, "the star", np.zeros_like(_mask(w, K3, 1)), 0.2)]
     w.tasks._batch_done(items, False, "")
@@ -58,7 +58,7 @@ def test_batch_results_to_review_with_keys(qtbot, make_window, demo_folder, mess
 
 
 def test_reject_below_a_score_or_a_size(qtbot, make_window, demo_folder, messages):
-    w = _batch(qtbot, make_window(), demo_folder)  # LGFormer: no no-object head, the 0.35 ring stays
+    w = _batch(qtbot, make_window(), demo_folder)  # no presence rejection: the 0.35 ring stays
     assert w.project.count(K3) == 1 and w.project.count(K1) == 2
     assert w.flow.review.reject_below(score=0.5) == 1
     assert w.project.count(K3) == 0

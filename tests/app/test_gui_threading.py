@@ -56,7 +56,7 @@ def test_gui_never_freezes_while_a_large_photo_loads_and_segments(qtbot, make_wi
     w = make_window()
     r = measure(w, folder, lambda cond, timeout: qtbot.waitUntil(cond, timeout=timeout))
     assert r["shape"] == (4000, 6000, 3)
-    assert w.live.mask().shape == (4000, 6000)
+    assert w.live.result["prob"].shape == (4000, 6000)  # the map at full size (the mask may be rejected)
     gaps = r["gaps"]
     print(f"event-loop gaps: max {max(gaps) * 1000:.0f} ms over {len(gaps)} ticks; last latency {r['latency']}")
     assert len(gaps) > 20 and max(gaps) < 2.0

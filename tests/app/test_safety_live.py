@@ -126,7 +126,10 @@ def test_a_rejected_mask_is_kept_only_when_the_user_chose_to_show_it(qtbot, fake
 
     w, _gate = fake_model
     box, action = w.prompt.show_rejected, w.actions["show_rejected"]
-    assert not box.isEnabled() and not action.isEnabled()  # the random LGFormer scores by max logit: no rejection
+    monkeypatch.setattr(Predictor, "rejects_absent", property(lambda self: False))  # as the max-logit LGFormer
+    w.load_model(w.model_spec)
+    qtbot.waitUntil(lambda: w.model_info is not None and w.model_info.get("rejects_absent") is False, timeout=30_000)
+    qtbot.waitUntil(lambda: not box.isEnabled() and not action.isEnabled(), timeout=30_000)  # no rejection
     assert not box.isChecked() and not w.live.show_rejected  # off at start
 
     def rejected(text, threshold=None):

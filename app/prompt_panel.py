@@ -58,6 +58,7 @@ class PromptPanel(QWidget):
             "LGFormer trained with one.")
         self.show_rejected.setEnabled(False)  # until a model that rejects is loaded
         self.show_rejected.toggled.connect(self.showRejectedChanged)
+        self._show_rejected_action = None  # its View menu mirror (bind_show_rejected)
 
         self.threshold = QSlider(Qt.Horizontal, minimum=1, maximum=99, value=50)
         self.threshold_label = QLabel("0.50")
@@ -147,7 +148,7 @@ class PromptPanel(QWidget):
         "Show rejected mask" box (and its menu action) means something only then. The choice
         itself stays as the user left it."""
         self.show_rejected.setEnabled(bool(on))
-        if getattr(self, "_show_rejected_action", None) is not None:
+        if self._show_rejected_action is not None:
             self._show_rejected_action.setEnabled(bool(on))
 
     def clear_expression(self) -> None:

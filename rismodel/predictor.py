@@ -171,9 +171,7 @@ class Predictor:
         ``predict`` empties it): LQMFormer's no-object head, or an LGFormer retrained with a presence
         head (``presence: head``, issue 9). The shipped LGFormer's score is its largest pixel logit
         (``presence: max_logit``), a hint that never empties the mask."""
-        cfg = self.config
-        return cfg.architecture == "lqmformer" or (
-            cfg.architecture == "lgformer" and getattr(cfg, "presence", "max_logit") == "head")
+        return self.config.architecture == "lqmformer" or getattr(self.config, "presence", None) == "head"
 
     # ----- inference -----------------------------------------------------------------------
     def _autocast(self):

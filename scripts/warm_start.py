@@ -26,30 +26,26 @@ from rismodel.checkpoint import TEXT_PREFIX
 
 
 def warm_start(model: torch.nn.Module, old: dict[str, torch.Tensor]) -> dict[str, list[str]]:
-    """Copy ``old`` into ``model`` where it fits; return the names copied, grown and left fresh."""
+    """Copy ``old`` into ``model`` where it fits; return the names copied, grown and left fresh.
+
+    The state dict's tensors are the model's own storage, so copying into them sets the weights."""
     report: dict[str, list[str]] = {"copied": [], "grown": [], "fresh": []}
-    own = model.state_dict()
     with torch.no_grad():
-        for name, target in own.items():
+        for name, target in model.state_dict().items():
             src = old.get(name)
             if src is None and name.startswith(TEXT_PREFIX):
                 continue  # the frozen package text encoder is not stored; it comes from its package
-            if src is None or not target.is_floating_point():
-                report["fresh" if src is None else "copied"].append(name)
-                if src is not None and src.shape == target.shape:
-                    target.copy_(src)
-                continue
-            if src.shape == target.shape:
+            if src is not None and src.shape == target.shape:
                 target.copy_(src.to(target.dtype))
                 report["copied"].append(name)
-            elif (src.dim() == target.dim() and src.dim() >= 2 and src.shape[0] == target.shape[0]
-                  and src.shape[2:] == target.shape[2:] and src.shape[1] < target.shape[1]):
+            elif (src is not None and target.is_floating_point() and src.dim() == target.dim() >= 2
+                  and src.shape[0] == target.shape[0] and src.shape[2:] == target.shape[2:]
+                  and src.shape[1] < target.shape[1]):  # more input channels: old ones kept, new ones 0
                 target.zero_()
                 target[:, : src.shape[1]].copy_(src.to(target.dtype))
                 report["grown"].append(name)
             else:
                 report["fresh"].append(name)
-    model.load_state_dict(own)
     return report
 
 

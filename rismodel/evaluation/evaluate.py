@@ -11,8 +11,8 @@ them"):
 - Every sentence of a ref is one sample, as the refer toolkit's test loop does.
 - Generalised data (gRefCOCO, multi/no-target): the prediction is emptied when the model's
   presence probability (sigmoid of ``presence_logits``; LQMFormer's no-object head, LGFormer's
-  presence head or, for the older LGFormers, its largest pixel logit) is below 0.5, so the model can answer "nothing"; then the generalised
-  metrics of :mod:`rismodel.evaluation.metrics` apply. On classic (single-target) data the mask
+  presence head or, for the older LGFormers, its largest pixel logit) is below 0.5, so the model
+  can answer "nothing"; then the generalised metrics of :mod:`rismodel.evaluation.metrics` apply. On classic (single-target) data the mask
   is scored alone, even for LQMFormer, whose Predictor empties it on a low presence score: every
   classic expression has a target, and the classic numbers of the field use no no-object head.
 

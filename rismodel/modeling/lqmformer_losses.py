@@ -14,13 +14,14 @@
   embeddings apart while the masks stay the same (measured: loss 0.001 with a mean pairwise mask
   cosine of 0.91). This variant acts on the collapse itself as Fig. 1 measures it: the hinge
   ``max(0, cos(m_i, m_j) - qm_cosine_margin)`` on the sigmoid query masks, averaged over pairs.
-  Measured: it does not undo a collapse in training, because the gradient of a function of the
+  Measured in a short run: it did not undo a collapse in training, because the gradient of a function of the
   cosine shrinks to zero as two masks become identical (the cosine is at its maximum there), so the
   mask losses drown it.
 - ``qm_target="mask_distance"`` (a deviation, issue 9): the paper's loss, max(0, margin - distance to
   the nearest other query), on the unit-normalised sigmoid query masks instead of the embeddings.
   Normalised, it cannot be met by growing norms; a distance (not its square) keeps a unit gradient
-  (on the sphere) as two masks approach each other. sqrt(2 - 2 cos) is the distance, so margin 0.6 asks cos < 0.82.
+  (on the sphere) as two masks approach each other. The distance is sqrt(2 - 2 cos), so margin 0.6
+  asks cos < 0.82.
 
 Eq. (3)-(4) taken literally are constant: every row of a softmax-over-pixels attention map sums
 to one, so after resizing, every query's sum over pixels is the same number (up to interpolation

@@ -1,6 +1,5 @@
 """LGFormer: every named config and ablation switch builds, runs forward and backward."""
 
-import time
 
 import pytest
 import torch
@@ -103,10 +102,8 @@ def test_paper_config_shapes_at_480():
     cfg = with_overrides(get_config("lgformer-swinb"), {"backbone.pretrained": None, "text.random_init": True})
     model = build_model(cfg).eval()
     ids, mask = model.text_encoder.tokenize(["the man in the red shirt on the left"])
-    t0 = time.time()
-    with torch.no_grad():
+    with torch.no_grad():  # its speed is `rismodel bench --model lgformer-swinb`'s to print, not a test's
         out = model(torch.randn(1, 3, 480, 480), ids, mask)
     assert out["pred_masks"].shape == (1, 1, 120, 120)
     assert len(out["aux_masks"]) == 6
     assert model.backbone.channels == (128, 256, 512, 1024)
-    assert time.time() - t0 < 120

@@ -83,6 +83,16 @@ def _straight_final(tmp_path, steps):
     return params_of(model)
 
 
+def _latest_step(out) -> int:
+    """The step latest.json names, read while the run is alive. Not read_latest(): that also checks
+    the named files exist, and a live run may replace the pair (and delete the old one) between
+    reading the pointer and checking it; only a stopped run's pointer must hold."""
+    try:
+        return int(json.loads((out / "latest.json").read_text())["step"])
+    except (OSError, ValueError, KeyError):  # not written yet, or caught mid-rename
+        return 0
+
+
 def test_kill_9_at_random_moments_then_resume_ends_exactly_as_an_uninterrupted_run(tmp_path):
     import random
 
@@ -97,10 +107,10 @@ def test_kill_9_at_random_moments_then_resume_ends_exactly_as_an_uninterrupted_r
         if attempt < kills:
             # Wait for the process to reach training (a checkpoint beyond the last one), then a
             # random moment more: mid-step, mid-checkpoint, mid-log line.
-            before = (read_latest(out) or {}).get("step", 0)
+            before = _latest_step(out)
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline:
-                if (read_latest(out) or {}).get("step", 0) > before:
+                if _latest_step(out) > before:
                     break
                 time.sleep(0.02)
             time.sleep(rng.uniform(0.0, 0.3))

@@ -35,6 +35,9 @@ def add_arguments(p):
     p.add_argument("--workers", type=non_negative_int, metavar="N",
                    help="image-loading processes (default: 4 on CUDA, 0 on CPU)")
     p.add_argument("--json", metavar="OUT", help="also write the metrics as JSON")
+    p.add_argument("--per-expression", action="store_true",
+                   help="with --json: also write each expression's pixel counts (for paired "
+                        "comparisons of two models, scripts/paired_gap.py)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -109,16 +112,20 @@ def run(args) -> int:
     from ..fileio import atomic_write_json, resolve_target
 
     # Dataset, checkpoint and write errors are the package's own types: rismodel.cli prints them.
+    if args.per_expression and not args.json:
+        raise UserError("--per-expression needs --json OUT (the counts go into that file)")
     if args.json:
         resolve_target(args.json)  # a folder or a device as --json fails now, not after the run
     samples, generalised, where = _samples(args)
     seg, size, mean, std, who = _segmenter(args, generalised)
     workers = args.workers if args.workers is not None else (4 if who["device"] == "cuda" else 0)
+    records = [] if args.per_expression else None
     t0 = time.perf_counter()
     try:
         metrics = evaluate(samples, seg, generalised=generalised, resolution=args.resolution,
                            image_size=size, mean=mean, std=std, batch_size=args.batch_size,
-                           limit=args.limit, workers=workers, progress=not args.quiet)
+                           limit=args.limit, workers=workers, progress=not args.quiet,
+                           records=records)
     except EvalError as e:
         raise UserError(f"{where.get('coco') or where.get('dataset')}: {e}") from e
     seconds = time.perf_counter() - t0
@@ -132,5 +139,7 @@ def run(args) -> int:
                   "threshold": args.threshold, "generalised": generalised,
                   "expressions": count_expressions(samples, args.limit), "seconds": round(seconds, 2),
                   "metrics": metrics}
+        if records is not None:
+            record["per_expression"] = records
         atomic_write_json(args.json, record, indent=2)
     return 0

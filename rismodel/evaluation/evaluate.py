@@ -167,10 +167,13 @@ def evaluate(samples: Sequence[RefSample], segmenter: Segmenter, *, generalised:
              resolution: str = "input", image_size: int = 480,
              mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
              batch_size: int = 16, limit: int | None = None, workers: int = 0,
-             progress: bool = True, on_batch: Callable[[int], None] | None = None) -> dict:
+             progress: bool = True, on_batch: Callable[[int], None] | None = None,
+             records: list[dict] | None = None) -> dict:
     """Run ``segmenter`` on every sentence of ``samples`` (the first ``limit`` ones) -> metrics dict.
 
     ``image_size`` is the model's input size S (the mask size under ``resolution="input"``).
+    ``records``, when given, receives one dict per expression (image and ref ids, sentence, word
+    count, pixel counts I, U, |P|, |G|): what a paired comparison of two models needs.
     """
     if resolution not in ("input", "original"):
         raise ValueError(f"resolution must be 'input' or 'original', got {resolution!r}")
@@ -205,7 +208,12 @@ def evaluate(samples: Sequence[RefSample], segmenter: Segmenter, *, generalised:
             p = pred.bool()
             stats.append(torch.stack([(p & g).sum(), (p | g).sum(), p.sum(), g.sum()]))
         for (q, _), (i, u, pa, ga) in zip(batch, torch.stack(stats).tolist()):  # one sync
-            acc.add_counts(i, u, pa, ga, n_words=word_count(q.sentence))
+            words = word_count(q.sentence)
+            acc.add_counts(i, u, pa, ga, n_words=words)
+            if records is not None:
+                records.append({"image_id": q.sample.image_id, "ref_id": q.sample.ref_id,
+                                "sentence": q.sentence, "words": words,
+                                "inter": i, "union": u, "pred_area": pa, "gt_area": ga})
         bar.update(len(batch))
         if on_batch is not None:
             on_batch(len(acc))

@@ -92,6 +92,41 @@ def test_eval_command_prints_table_and_writes_json(refer_root, monkeypatch, tmp_
     assert rec["resolution"] == "input" and rec["generalised"] is False and rec["expressions"] == 5
 
 
+def test_per_expression_counts_add_up_to_the_metrics_and_feed_a_paired_comparison(
+        refer_root, monkeypatch, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.setattr("rismodel.predictor.Predictor.load", lambda *a, **k: FakePredictor())
+    base = ["eval", "--data-root", str(refer_root), "--dataset", "refcoco", "--split", "test",
+            "--images", str(refer_root / "images"), "--quiet", "--per-expression"]
+    assert cli.main(base[:1] + ["--model", "fake"] + base[1:]
+                    + ["--json", str(tmp_path / "m.json")]) == 0
+    assert cli.main(base[:1] + ["--baseline", "whole-image", "--image-size", "8"] + base[1:]
+                    + ["--json", str(tmp_path / "w.json")]) == 0
+    rows = json.loads((tmp_path / "m.json").read_text())["per_expression"]
+    assert [r["sentence"] for r in rows][:2] == ["left square", "the big thing on the left side of it"]
+    assert [(r["inter"], r["union"]) for r in rows] == [(16, 16), (16, 32), (20, 24), (0, 16), (1, 1)]
+    assert sum(r["inter"] for r in rows) / sum(r["union"] for r in rows) == pytest.approx(53 / 89)
+    # --per-expression without a file to hold the counts is refused
+    assert cli.main(base[:1] + ["--model", "fake"] + base[1:]) == 2
+    assert "--per-expression needs --json" in capsys.readouterr().err
+
+    spec = importlib.util.spec_from_file_location(
+        "paired_gap", Path(__file__).resolve().parents[2] / "scripts" / "paired_gap.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    whole = json.loads((tmp_path / "w.json").read_text())["per_expression"]
+    res = mod.paired_gap(whole, rows, reps=200)
+    assert res["all"]["b"] == pytest.approx(53 / 89)
+    assert res["all"]["a"] == pytest.approx(sum(r["inter"] for r in whole) / sum(r["union"] for r in whole))
+    assert res["all"]["gap"] == pytest.approx(res["all"]["b"] - res["all"]["a"])
+    assert res["all"]["gap_lo"] <= res["all"]["gap"] <= res["all"]["gap_hi"]
+    assert res["[1,3)"]["count"] == 3 and res["[1,3)"]["b"] == pytest.approx(36 / 56)
+    with pytest.raises(ValueError, match="same expressions"):
+        mod.paired_gap(whole, rows[::-1])
+
+
 def test_eval_command_baseline_and_generalised_autodetect(grefs_root, capsys):
     rc = cli.main(["eval", "--baseline", "whole-image", "--data-root", str(grefs_root),
                    "--dataset", "grefcoco", "--split", "val", "--image-size", "8", "--quiet"])

@@ -76,16 +76,36 @@ def first_defaults(f: Path) -> None:
                            "scratch-lqmformer-compact-generalised"),
                           ("whole image", "baseline-whole-image-test-generalised"),
                           ("largest object", "baseline-largest-object-test-generalised")])
-    print("| query (LGFormer-compact, random Swin, 2000 steps each) | oIoU | mIoU | "
-          + " | ".join(BUCKETS) + " |")
+    query_table(f, "query (LGFormer-compact, random Swin, 2000 steps each)",
+                [("learnable, 10 queries merged by an MLP", "scratch-lgformer-learnable-q10"),
+                 ("linguistic (the paper's)", "scratch-lgformer-compact")])
+
+
+def query_table(f: Path, head: str, rows) -> None:
+    """lgformer.md Table 3's comparison: oIoU overall and per expression length."""
+    print(f"| {head} | oIoU | mIoU | " + " | ".join(BUCKETS) + " |")
     print("|---|" + "---:|" * (2 + len(BUCKETS)))
-    for label, name in [("learnable, 10 queries merged by an MLP", "scratch-lgformer-learnable-q10"),
-                        ("linguistic (the paper's)", "scratch-lgformer-compact")]:
+    for label, name in rows:
         m = load(f, name)
         if m is None:
             continue
         cells = [m["oIoU"], m["mIoU"]] + [m["oIoU_by_length"][b]["oIoU"] for b in BUCKETS]
         print(f"| {label} | " + " | ".join(pct(c) for c in cells) + " |")
+    print()
+
+
+def gap_table(path: Path) -> None:
+    """scripts/paired_gap.py's JSON: the gap per bucket with its bootstrap interval."""
+    if not path.is_file():
+        return
+    g = json.loads(path.read_text())
+    na, nb = g["names"]
+    print(f"| words | expressions | {nb} - {na} (oIoU points) | 95 % interval over images |")
+    print("|---|---:|---:|---|")
+    for name, r in g["buckets"].items():
+        print(f"| {name} | {r['count']} | {100 * r['gap']:+.1f} | "
+              f"[{100 * r['gap_lo']:+.1f}, {100 * r['gap_hi']:+.1f}] |")
+    print()
 
 
 def issue9(f: Path) -> None:
@@ -105,6 +125,11 @@ def issue9(f: Path) -> None:
     classic_table(f, [("LGFormer-compact v2, 400 steps x 8", "overfit-lgformer-train"),
                       ("LGFormer-compact v2, 400 steps x 8, Swin at 1x lr", "overfit-lgformer-backbone-lr1-train"),
                       ("LQMFormer-compact v2, 400 steps x 8", "overfit-lqmformer-train")])
+    print("lgformer.md Table 3 at the v2 recipe (equal budget, the same Swin; whole test split):\n")
+    query_table(f, "query (LGFormer-compact v2, 900 steps x 12 each)",
+                [("learnable, 10 queries merged by an MLP", "t3-learnable-q10-test"),
+                 ("linguistic (the paper's)", "t3-linguistic-test")])
+    gap_table(f / "t3-gap.json")
 
 
 if __name__ == "__main__":

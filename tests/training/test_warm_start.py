@@ -14,11 +14,15 @@ TINY = {"backbone.depths": [1, 1, 1, 1], "input.image_size": 64, "pixel_decoder.
         "backbone.pretrained": None}
 
 
-def _warm_start():
-    spec = importlib.util.spec_from_file_location("warm_start", ROOT / "scripts" / "warm_start.py")
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.warm_start
+    return mod
+
+
+def _warm_start():
+    return _script("warm_start").warm_start
 
 
 def test_warm_start_copies_grows_and_keeps_the_old_function():
@@ -38,3 +42,22 @@ def test_warm_start_copies_grows_and_keeps_the_old_function():
     with torch.no_grad():
         a, b = old(x, ids, mask)["pred_masks"], new(x, ids, mask)["pred_masks"]
     torch.testing.assert_close(a, b)  # same masks as the model it came from
+
+
+def test_extracted_swin_is_a_backbone_file_a_new_model_starts_from(tmp_path, capsys):
+    """scripts/extract_swin.py (Table 3's controlled runs): the Swin blocks of a trained model, and
+    only those, reach a fresh model through ``backbone.pretrained``."""
+    from rismodel.checkpoint import save_checkpoint
+
+    cfg = with_overrides(get_config("lgformer-compact"), TINY)
+    torch.manual_seed(0)
+    trained = build_model(cfg)
+    save_checkpoint(tmp_path / "m.safetensors", trained, cfg)
+    assert _script("extract_swin").main([str(tmp_path / "m.safetensors"), str(tmp_path / "swin.safetensors")]) == 0
+    torch.manual_seed(1)
+    fresh = build_model(with_overrides(cfg, {"backbone.pretrained": str(tmp_path / "swin.safetensors")}))
+    a, b = trained.state_dict(), fresh.state_dict()
+    swin = [k for k in a if k.startswith("backbone.swin.") and "relative_position_index" not in k]
+    assert swin and all(torch.equal(a[k], b[k]) for k in swin)
+    fusion = [k for k in a if k.startswith("backbone.fusions.") and a[k].is_floating_point() and a[k].numel() > 1]
+    assert fusion and not all(torch.equal(a[k], b[k]) for k in fusion)  # the rest stays fresh

@@ -110,9 +110,11 @@ def gap_table(path: Path) -> None:
 
 def issue9(f: Path) -> None:
     models = [("LGFormer-compact, before (first default)", "lgformer-before"),
-              ("LGFormer-compact, after (issue 9)", "lgformer-after"),
+              ("LGFormer-compact, issue 9 stages 1-2 (2,400 steps)", "lgformer-after"),
+              ("LGFormer-compact, + stage 3 (4,600 steps; shipped)", "lgformer-stage3"),
               ("LQMFormer-compact, before (first default)", "lqmformer-before"),
-              ("LQMFormer-compact, after (issue 9)", "lqmformer-after")]
+              ("LQMFormer-compact, issue 9 stages 1-2 (2,400 steps; shipped)", "lqmformer-after"),
+              ("LQMFormer-compact, + stage 3 (3,400 steps; not shipped)", "lqmformer-stage3")]
     print("In distribution (varied SynthRef test split):\n")
     classic_table(f, [(label, f"{name}-test") for label, name in models])
     print("Robustness set (other seed, harsher rendering):\n")

@@ -132,6 +132,11 @@ def issue9(f: Path) -> None:
                 [("learnable, 10 queries merged by an MLP", "t3-learnable-q10-test"),
                  ("linguistic (the paper's)", "t3-linguistic-test")])
     gap_table(f / "t3-gap.json")
+    if (f / "t3-seed1-gap.json").is_file():
+        print("The same pair again with training seed 1:\n")
+        query_table(f, "query (seed 1)", [("learnable, 10 queries merged by an MLP", "t3-seed1-learnable-q10-test"),
+                                          ("linguistic (the paper's)", "t3-seed1-linguistic-test")])
+        gap_table(f / "t3-seed1-gap.json")
 
 
 if __name__ == "__main__":

@@ -42,11 +42,13 @@ def paired_gap(a: list[dict], b: list[dict], reps: int = 2000, seed: int = 0) ->
     groups = [("all", 0, float("inf"))] + [(bucket_name(lo, hi), lo, hi) for lo, hi in LENGTH_BUCKETS]
     # Per image and group: summed I and U of each model, so one resample is a weighted sum.
     sums = np.zeros((len(groups), len(images), 4))
+    counts = [0] * len(groups)
     for ra, rb in zip(a, b):
         im = index[ra["image_id"]]
         for g, (_, lo, hi) in enumerate(groups):
             if lo <= ra["words"] < hi:
                 sums[g, im] += (ra["inter"], ra["union"], rb["inter"], rb["union"])
+                counts[g] += 1
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(len(images), np.full(len(images), 1 / len(images)), size=reps)  # [R, N]
     out = {}
@@ -59,7 +61,7 @@ def paired_gap(a: list[dict], b: list[dict], reps: int = 2000, seed: int = 0) ->
             gaps = boot[:, 2] / boot[:, 3] - boot[:, 0] / boot[:, 1]
         gaps = gaps[np.isfinite(gaps)]
         lo, hi = np.percentile(gaps, [2.5, 97.5])
-        out[name] = {"count": int(sum(1 for r in a if groups[g][1] <= r["words"] < groups[g][2])),
+        out[name] = {"count": counts[g],
                      "a": tot[0] / tot[1], "b": tot[2] / tot[3], "gap": tot[2] / tot[3] - tot[0] / tot[1],
                      "gap_lo": float(lo), "gap_hi": float(hi)}
     return out

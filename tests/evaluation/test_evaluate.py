@@ -174,3 +174,26 @@ def test_refer_pickle_wins_over_grefs_unless_generalised_is_asked(refer_root, ca
     assert "| oIoU | mIoU |" in capsys.readouterr().out
     assert cli.main([*base, "--generalised"]) == 0
     assert "1 expressions (0 with a target, 1 without)" in capsys.readouterr().out
+
+
+def test_shape_breakdown_groups_shape_only_expressions_by_shape_and_size(monkeypatch):
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    monkeypatch.syspath_prepend(str(scripts))
+    from shape_breakdown import shape_breakdown
+
+    def row(sentence, inter, union, gt_area):
+        return {"sentence": sentence, "words": len(sentence.split()), "inter": inter, "union": union,
+                "gt_area": gt_area}
+
+    rows = [row("the star", 9, 10, 100), row("star", 0, 20, 10), row("the Ring", 5, 10, 400),
+            row("the ring", 6, 10, 800), row("the red star on the left", 1, 1, 5)]  # 6 words: not counted
+    res = shape_breakdown(rows)
+    assert res["all"]["count"] == 4 and res["all"]["oiou"] == pytest.approx(20 / 50)
+    assert res["by_shape"]["star"] == {"count": 2, "oiou": pytest.approx(9 / 30), "p50": 0.5}
+    assert res["by_shape"]["ring"]["count"] == 2 and res["by_shape"]["ring"]["p50"] == 1.0
+    assert "circle" not in res["by_shape"]
+    # quartiles of the four areas: each row in one size group, the smallest (a miss) alone in the first
+    assert sum(g["count"] for g in res["by_size"].values()) == 4
+    assert next(iter(res["by_size"].values())) == {"count": 1, "oiou": 0.0, "p50": 0.0}

@@ -1,0 +1,64 @@
+"""Does the presence score answer "is it there?" or "does the phrase look like a no-target one?"
+
+    python scripts/presence_probe.py [--model lgformer-compact] [--images 100] [--data-root data/synthref-v2]
+
+For every object of the first test images whose shape is unique in its scene, four phrases: "the
+star", "the red star" (true), "red star" (true, no article) and "the green star" (a colour absent
+from the scene). SynthRef's generator never writes the second kind for a target (it names a unique
+shape alone), but writes the fourth kind as its no-target expressions, so a presence score that
+learnt the phrasing rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rismodel.data.synth_scene import COLORS
+from rismodel.imageio import load_image
+from rismodel.predictor import Predictor
+
+KINDS = ("the S", "the C S (true)", "C S (true, no article)", "the C S (absent colour)")
+
+
+def phrases(shape: str, colour: str, absent: str) -> dict[str, str]:
+    return dict(zip(KINDS, (f"the {shape}", f"the {colour} {shape}", f"{colour} {shape}", f"the {absent} {shape}")))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append")
+    ap.add_argument("--images", type=int, default=100)
+    ap.add_argument("--data-root", default="data/synthref-v2")
+    args = ap.parse_args(argv)
+    root = Path(args.data_root)
+    inst = json.loads((root / "synthref" / "instances.json").read_text())
+    cats = {c["id"]: c["name"] for c in inst["categories"]}
+    anns = collections.defaultdict(list)
+    for a in inst["annotations"]:
+        anns[a["image_id"]].append(a)
+    images = [im for im in inst["images"] if im.get("split") == "test"][: args.images]
+    for model in args.model or ["lgformer-compact", "lqmformer-compact"]:
+        pred, accepted = Predictor.load(model), collections.defaultdict(list)
+        for im in images:
+            pred.set_image(load_image(root / "images" / im["file_name"]))
+            objs = anns[im["id"]]
+            shapes = collections.Counter(cats[a["category_id"]] for a in objs)
+            colours = {a["attributes"]["color"] for a in objs}
+            absent = next(c for c in COLORS if c not in colours)
+            for a in objs:
+                shape = cats[a["category_id"]]
+                if shapes[shape] == 1:
+                    for kind, text in phrases(shape, a["attributes"]["color"], absent).items():
+                        accepted[kind].append(pred.predict(text).score >= 0.5)
+        print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted"
+                                       for k, v in accepted.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--aspect", type=float, default=1.0, help="largest stretch of a shape, 1-3 (1 = none)")
     v.add_argument("--min-visible", type=float, default=0.65,
                    help="share of each object kept visible; lower = more occlusion (default 0.65)")
+    v.add_argument("--overspecify", action="store_true",
+                   help="phrasing: add a true over-specified expression per object (\"the red star\" for the "
+                        "only star) and drop \"the\" from half the no-target ones")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         variation = Variation(background=args.background, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
                               lighting=args.lighting, rotation=args.rotation, aspect=args.aspect,
-                              min_visible=args.min_visible)
+                              min_visible=args.min_visible, overspecify=args.overspecify)
     except ValueError as e:
         raise UserError(f"rendering variation: {e}") from None
     start = time.perf_counter()

@@ -24,7 +24,15 @@ import numpy as np
 from PIL import Image
 
 from rismodel.data.masks import mask_to_rle
-from rismodel.data.synth_language import BUCKETS, Phraser, bucket_of, multi_target, no_target, single_target
+from rismodel.data.synth_language import (
+    BUCKETS,
+    Phraser,
+    bucket_of,
+    multi_target,
+    no_target,
+    overspecified,
+    single_target,
+)
 from rismodel.data.synth_scene import SHAPES, make_scene
 from rismodel.data.synth_variation import STREAM, Variation, apply_photometric
 from rismodel.fileio import atomic_write_bytes, atomic_write_json
@@ -89,6 +97,13 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int], variation
     multis = multi_target(objs, ph)
     multis = [multis[int(i)] for i in rng.permutation(len(multis))[:2]]
     nones = no_target(objs, ph)[:2]
+    if var.overspecify:  # drawn from the variation's stream: the scene's expressions stay as they were
+        vph = Phraser(vrng)
+        for t, sents in enumerate(singles):
+            extra = [s for s in overspecified(objs, t, vph) if s not in sents]
+            if sents and extra:
+                sents.append(extra[int(vrng.integers(len(extra)))])
+        nones = [s.removeprefix("the ") if vrng.random() < 0.5 else s for s in nones]
     buf = io.BytesIO()
     Image.fromarray(scene.image).save(buf, format="PNG", compress_level=1)
     return {"png": buf.getvalue(), "scene": scene, "singles": singles, "multis": multis,

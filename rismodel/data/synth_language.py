@@ -207,6 +207,13 @@ def single_target(objs: list[SceneObject], t: int, ph: Phraser) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def overspecified(objs: list[SceneObject], t: int, ph: Phraser) -> list[str]:
+    """True expressions naming more than object ``t`` needs: its colour and shape, and everything."""
+    o = objs[t]
+    return [f"the {ph.desc(d)}" for d in ({"color": o.color, "shape": o.shape}, full_desc(o))
+            if unique(match(objs, d), {t})]
+
+
 def multi_target(objs: list[SceneObject], ph: Phraser) -> list[tuple[set[int], str]]:
     """Expressions for groups of 2+ objects (all matching an attribute set, never everything)."""
     found = {}

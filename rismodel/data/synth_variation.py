@@ -6,7 +6,7 @@ the same files byte for byte. All extra randomness comes from its own stream
 (``default_rng([seed, index, STREAM])``), never from the scene's, so the objects, their places and
 the expressions of image ``i`` are the same with or without a variation (a robustness set can be
 the same scenes rendered differently) -- except ``rotation``, ``aspect`` and ``min_visible``, which
-change the shapes and their placement.
+change the shapes and their placement, and ``overspecify``, which adds expressions.
 
 Colour names must stay true: ``lighting`` keeps per-channel gains within +-8 % times its value
 and brightness within +-25 % times it, small next to the gaps between the palette's colours.
@@ -36,6 +36,11 @@ class Variation:
     rotation: float = 0.2  # largest |rotation| of a shape in radians (today: 0.2)
     aspect: float = 1.0  # largest stretch of a shape along its own axis (1 = none)
     min_visible: float = 0.65  # share of an object that must stay visible (lower = more occlusion)
+    # Phrasing, not rendering: one true over-specified expression per object ("the red star" for the
+    # only star) and no-target expressions half the time without "the". Without it, "the <colour>
+    # <shape>" for a unique shape occurs only as a no-target expression and the presence heads learn
+    # that phrasing (docs/architecture.md, "The presence scores learnt a phrasing shortcut").
+    overspecify: bool = False
 
     def __post_init__(self):
         checks = [(self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),

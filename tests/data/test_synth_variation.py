@@ -81,3 +81,30 @@ def test_synth_command_takes_the_options(tmp_path, capsys):
     assert info["variation"]["background"] == "textured" and info["variation"]["jpeg"] == 40
     assert main(["synth", "--out", str(tmp_path / "b"), "--images", "3", "--jpeg", "2"]) != 0
     assert "jpeg" in capsys.readouterr().err
+    assert main(["synth", "--out", str(tmp_path / "c"), "--images", "3", "--overspecify"]) == 0
+    assert json.loads((tmp_path / "c" / "synthref" / "instances.json").read_text())["info"]["variation"]["overspecify"]
+
+
+def test_overspecify_adds_true_colour_shape_phrases_and_article_free_negatives():
+    """Without it, "the <colour> <shape>" of a unique shape is only ever a no-target expression
+    (the presence heads learnt that phrasing); with it, each object also gets a true over-specified
+    expression, the scene and its other expressions stay as they were."""
+    from rismodel.data.synth_language import match
+
+    found_colour_shape = found_bare_negative = False
+    for i in range(12):
+        base, g = generate_image(0, i, (160, 640)), generate_image(0, i, (160, 640), Variation(overspecify=True))
+        assert np.array_equal(base["scene"].owner, g["scene"].owner) and base["multis"] == g["multis"]
+        objs = g["scene"].objects
+        for t, (before, after) in enumerate(zip(base["singles"], g["singles"])):
+            assert after[:len(before)] == before  # the old expressions first, unchanged
+            for s in after[len(before):]:  # the added one names the object truly and uniquely
+                o = objs[t]
+                assert s.startswith("the ") and s.endswith(o.shape) and o.color in s.split()
+                d = {"color": o.color, "shape": o.shape}
+                found_colour_shape |= s == f"the {o.color} {o.shape}" and match(objs, {"shape": o.shape}).sum() == 1
+                assert match(objs, d)[t] == 1.0
+        assert [s.removeprefix("the ") for s in g["nones"]] == [s.removeprefix("the ") for s in base["nones"]]
+        found_bare_negative |= any(not s.startswith("the ") for s in g["nones"])
+    assert found_colour_shape and found_bare_negative
+    assert not Variation().overspecify  # off by default: the published data stay byte for byte

@@ -18,12 +18,15 @@ import numpy as np
 from paired_gap import _rows
 
 from rismodel.data.synth_scene import SHAPES
+from rismodel.evaluation.metrics import MetricAccumulator
 
 
 def _score(rows: list[dict]) -> dict:
-    inter, union = sum(r["inter"] for r in rows), sum(r["union"] for r in rows)
-    hits = [r["inter"] >= 0.5 * r["union"] > 0 for r in rows]
-    return {"count": len(rows), "oiou": inter / union if union else 0.0, "p50": float(np.mean(hits))}
+    acc = MetricAccumulator()  # the eval command's own oIoU and Prec@0.5, from the recorded counts
+    for r in rows:
+        acc.add_counts(r["inter"], r["union"], r["pred_area"], r["gt_area"], n_words=r["words"])
+    m = acc.result()
+    return {"count": len(rows), "oiou": m["oIoU"] or 0.0, "p50": m["Prec@0.5"]}
 
 
 def shape_breakdown(rows: list[dict]) -> dict:

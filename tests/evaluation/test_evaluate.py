@@ -183,12 +183,12 @@ def test_shape_breakdown_groups_shape_only_expressions_by_shape_and_size(monkeyp
     monkeypatch.syspath_prepend(str(scripts))
     from shape_breakdown import shape_breakdown
 
-    def row(sentence, inter, union, gt_area):
+    def row(sentence, inter, union, gt_area):  # |P| from I + U = |P| + |G|
         return {"sentence": sentence, "words": len(sentence.split()), "inter": inter, "union": union,
-                "gt_area": gt_area}
+                "gt_area": gt_area, "pred_area": inter + union - gt_area}
 
-    rows = [row("the star", 9, 10, 100), row("star", 0, 20, 10), row("the Ring", 5, 10, 400),
-            row("the ring", 6, 10, 800), row("the red star on the left", 1, 1, 5)]  # 6 words: not counted
+    rows = [row("the star", 9, 10, 10), row("star", 0, 20, 5), row("the Ring", 5, 10, 8),
+            row("the ring", 6, 10, 9), row("the red star on the left", 1, 1, 1)]  # 6 words: not counted
     res = shape_breakdown(rows)
     assert res["all"]["count"] == 4 and res["all"]["oiou"] == pytest.approx(20 / 50)
     assert res["by_shape"]["star"] == {"count": 2, "oiou": pytest.approx(9 / 30), "p50": 0.5}

@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--overspecify", action="store_true",
                    help="phrasing: add a true over-specified expression per object (\"the red star\" for the "
                         "only star) and drop \"the\" from half the no-target ones")
+    v.add_argument("--diamond-long-axis", action="store_true",
+                   help="stretch a diamond only along its long diagonal, so --aspect never turns it into a "
+                        "square on its corner")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         variation = Variation(background=args.background, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
                               lighting=args.lighting, rotation=args.rotation, aspect=args.aspect,
-                              min_visible=args.min_visible, overspecify=args.overspecify)
+                              min_visible=args.min_visible, overspecify=args.overspecify,
+                              diamond_long_axis=args.diamond_long_axis)
     except ValueError as e:
         raise UserError(f"rendering variation: {e}") from None
     start = time.perf_counter()

@@ -172,6 +172,8 @@ def make_scene(rng: np.random.Generator, size_range: tuple[int, int] = (160, 640
         r = rng.uniform(*SIZES[size]) * min(w, h)
         rot = rng.uniform(-var.rotation, var.rotation)
         aspect = math.exp(vrng.uniform(-math.log(var.aspect), math.log(var.aspect))) if var.aspect > 1 else 1.0
+        if shape == "diamond" and var.diamond_long_axis:
+            aspect = min(aspect, 1 / aspect)  # < 1 stretches y, the diamond's long diagonal
         patch = _shape_patch(shape, r, rot, aspect)
         ph, pw = patch.shape
         if ph >= h or pw >= w:

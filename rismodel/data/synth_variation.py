@@ -5,8 +5,8 @@ The shipped SynthRef has one look; a model trained on it learns that renderer, n
 the same files byte for byte. All extra randomness comes from its own stream
 (``default_rng([seed, index, STREAM])``), never from the scene's, so the objects, their places and
 the expressions of image ``i`` are the same with or without a variation (a robustness set can be
-the same scenes rendered differently) -- except ``rotation``, ``aspect`` and ``min_visible``, which
-change the shapes and their placement, and ``overspecify``, which adds expressions.
+the same scenes rendered differently) -- except ``rotation``, ``aspect``, ``diamond_long_axis`` and
+``min_visible``, which change the shapes and their placement, and ``overspecify``, which adds expressions.
 
 Colour names must stay true: ``lighting`` keeps per-channel gains within +-8 % times its value
 and brightness within +-25 % times it, small next to the gaps between the palette's colours.
@@ -41,6 +41,10 @@ class Variation:
     # <shape>" for a unique shape occurs only as a no-target expression and the presence heads learn
     # that phrasing (docs/architecture.md, "The presence scores learnt a phrasing shortcut").
     overspecify: bool = False
+    # A diamond stretched across its long diagonal by about 1.24 becomes a square on its corner
+    # (~15 % of the diamonds of the v2 data look like squares). With this set, a diamond is only
+    # stretched along its long diagonal; the random draws stay the same, so only diamonds change.
+    diamond_long_axis: bool = False
 
     def __post_init__(self):
         checks = [(self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),

@@ -108,3 +108,20 @@ def test_overspecify_adds_true_colour_shape_phrases_and_article_free_negatives()
         found_bare_negative |= any(not s.startswith("the ") for s in g["nones"])
     assert found_colour_shape and found_bare_negative
     assert not Variation().overspecify  # off by default: the published data stay byte for byte
+
+
+def test_diamond_long_axis_keeps_diamonds_from_becoming_squares():
+    """Stretched across its long diagonal, a diamond turns into a square on its corner; with
+    ``diamond_long_axis`` it is only ever stretched along it (upright here: rotation 0, no occlusion)."""
+    def diamond_boxes(var):
+        boxes = []
+        for i in range(40):
+            objs = generate_image(0, i, (160, 640), var)["scene"].objects
+            boxes += [o.bbox for o in objs if o.shape == "diamond"]
+        return boxes
+
+    kw = dict(aspect=2.0, rotation=0.0, min_visible=1.0)
+    before, after = diamond_boxes(Variation(**kw)), diamond_boxes(Variation(**kw, diamond_long_axis=True))
+    assert len(after) >= 10 and any(w > h for _x, _y, w, h in before)  # the flaw exists without it
+    assert all(h > w for _x, _y, w, h in after)
+    assert not Variation().diamond_long_axis  # off by default: the published data stay byte for byte

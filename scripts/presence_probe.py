@@ -3,8 +3,9 @@
     python scripts/presence_probe.py [--model lgformer-compact] [--images 100] [--data-root data/synthref-v2]
 
 For every object of the first test images whose shape is unique in its scene, four phrases: "the
-star", "the red star" (true), "red star" (true, no article) and "the green star" (a colour absent
-from the scene). SynthRef's generator never writes the second kind for a target (it names a unique
+star", "the red star" (true), "red star" (true, no article), "the green star" (a colour absent
+from the scene) and "the blue star" (the colour of another object in the scene: the generator's own
+hard negative, so a score that checks the colour must reject it). SynthRef's generator never writes the second kind for a target (it names a unique
 shape alone), but writes the fourth kind as its no-target expressions, so a presence score that
 learnt the phrasing rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
 """
@@ -22,11 +23,14 @@ from rismodel.data.synth_scene import COLORS
 from rismodel.imageio import load_image
 from rismodel.predictor import Predictor
 
-KINDS = ("the S", "the C S (true)", "C S (true, no article)", "the C S (absent colour)")
+KINDS = ("the S", "the C S (true)", "C S (true, no article)", "the C S (absent colour)",
+         "the C S (another object's colour)")
 
 
-def phrases(shape: str, colour: str, absent: str) -> dict[str, str]:
-    return dict(zip(KINDS, (f"the {shape}", f"the {colour} {shape}", f"{colour} {shape}", f"the {absent} {shape}")))
+def phrases(shape: str, colour: str, absent: str, other: str | None) -> dict[str, str]:
+    texts = (f"the {shape}", f"the {colour} {shape}", f"{colour} {shape}", f"the {absent} {shape}",
+             f"the {other} {shape}" if other else None)
+    return {k: t for k, t in zip(KINDS, texts) if t}
 
 
 def main(argv=None) -> int:
@@ -53,7 +57,9 @@ def main(argv=None) -> int:
             for a in objs:
                 shape = cats[a["category_id"]]
                 if shapes[shape] == 1:
-                    for kind, text in phrases(shape, a["attributes"]["color"], absent).items():
+                    colour = a["attributes"]["color"]
+                    other = min(colours - {colour}, default=None)
+                    for kind, text in phrases(shape, colour, absent, other).items():
                         accepted[kind].append(pred.predict(text).score >= 0.5)
         print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted"
                                        for k, v in accepted.items()))

@@ -102,7 +102,9 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int], variation
         for t, sents in enumerate(singles):
             extra = [s for s in overspecified(objs, t, vph) if s not in sents]
             if sents and extra:
-                sents.append(extra[int(vrng.integers(len(extra)))])
+                pick = extra[int(vrng.integers(len(extra)))]
+                # the article as often as in the no-target ones below, or it becomes the cue itself
+                sents.append(pick.removeprefix("the ") if vrng.random() < 0.5 else pick)
         nones = [s.removeprefix("the ") if vrng.random() < 0.5 else s for s in nones]
     buf = io.BytesIO()
     Image.fromarray(scene.image).save(buf, format="PNG", compress_level=1)

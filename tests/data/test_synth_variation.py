@@ -88,10 +88,11 @@ def test_synth_command_takes_the_options(tmp_path, capsys):
 def test_overspecify_adds_true_colour_shape_phrases_and_article_free_negatives():
     """Without it, "the <colour> <shape>" of a unique shape is only ever a no-target expression
     (the presence heads learnt that phrasing); with it, each object also gets a true over-specified
-    expression, the scene and its other expressions stay as they were."""
+    expression, the scene and its other expressions stay as they were. The article is dropped from
+    targets and no-targets alike: dropped from the no-targets only, it became the next cue."""
     from rismodel.data.synth_language import match
 
-    found_colour_shape = found_bare_negative = False
+    found_colour_shape = found_bare_negative = found_bare_target = False
     for i in range(12):
         base, g = generate_image(0, i, (160, 640)), generate_image(0, i, (160, 640), Variation(overspecify=True))
         assert np.array_equal(base["scene"].owner, g["scene"].owner) and base["multis"] == g["multis"]
@@ -100,13 +101,16 @@ def test_overspecify_adds_true_colour_shape_phrases_and_article_free_negatives()
             assert after[:len(before)] == before  # the old expressions first, unchanged
             for s in after[len(before):]:  # the added one names the object truly and uniquely
                 o = objs[t]
-                assert s.startswith("the ") and s.endswith(o.shape) and o.color in s.split()
+                assert s.endswith(o.shape) and o.color in s.split()
+                found_bare_target |= not s.startswith("the ")
                 d = {"color": o.color, "shape": o.shape}
-                found_colour_shape |= s == f"the {o.color} {o.shape}" and match(objs, {"shape": o.shape}).sum() == 1
+                found_colour_shape |= (s.removeprefix("the ") == f"{o.color} {o.shape}"
+                                       and match(objs, {"shape": o.shape}).sum() == 1)
                 assert match(objs, d)[t] == 1.0
         assert [s.removeprefix("the ") for s in g["nones"]] == [s.removeprefix("the ") for s in base["nones"]]
         found_bare_negative |= any(not s.startswith("the ") for s in g["nones"])
-    assert found_colour_shape and found_bare_negative
+    # both with and without "the", like the no-target ones: otherwise the article is the cue
+    assert found_colour_shape and found_bare_negative and found_bare_target
     assert not Variation().overspecify  # off by default: the published data stay byte for byte
 
 

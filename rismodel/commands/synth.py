@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="share of each object kept visible; lower = more occlusion (default 0.65)")
     v.add_argument("--overspecify", action="store_true",
                    help="phrasing: add a true over-specified expression per object (\"the red star\" for the "
-                        "only star) and drop \"the\" from half the no-target ones")
+                        "only star) and drop \"the\" from half of those and of the no-target ones")
     v.add_argument("--diamond-long-axis", action="store_true",
                    help="stretch a diamond only along its long diagonal, so --aspect never turns it into a "
                         "square on its corner")

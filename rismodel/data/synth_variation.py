@@ -37,7 +37,7 @@ class Variation:
     aspect: float = 1.0  # largest stretch of a shape along its own axis (1 = none)
     min_visible: float = 0.65  # share of an object that must stay visible (lower = more occlusion)
     # Phrasing, not rendering: one true over-specified expression per object ("the red star" for the
-    # only star) and no-target expressions half the time without "the". Without it, "the <colour>
+    # only star), it and the no-target expressions half the time without "the". Without it, "the <colour>
     # <shape>" for a unique shape occurs only as a no-target expression and the presence heads learn
     # that phrasing (docs/architecture.md, "The presence scores learnt a phrasing shortcut").
     overspecify: bool = False

@@ -2,12 +2,13 @@
 
     python scripts/presence_probe.py [--model lgformer-compact] [--images 100] [--data-root data/synthref-v2]
 
-For every object of the first test images whose shape is unique in its scene, four phrases: "the
+For every object of the first test images whose shape is unique in its scene, five phrases: "the
 star", "the red star" (true), "red star" (true, no article), "the green star" (a colour absent
 from the scene) and "the blue star" (the colour of another object in the scene: the generator's own
-hard negative, so a score that checks the colour must reject it). SynthRef's generator never writes the second kind for a target (it names a unique
-shape alone), but writes the fourth kind as its no-target expressions, so a presence score that
-learnt the phrasing rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
+hard negative, so a score that checks the colour must reject it). SynthRef's generator (without
+``--overspecify``) never writes the second kind for a target (it names a unique shape alone), but
+writes the fifth kind as its no-target expressions, so a presence score that learnt the phrasing
+rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
 """
 
 from __future__ import annotations

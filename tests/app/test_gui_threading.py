@@ -68,9 +68,8 @@ def test_stopping_during_a_slow_model_load_waits_for_it(qtbot, monkeypatch):
     busy machine made the load outlast the old fixed 10 s wait)."""
     import time
 
-    from rismodel import predictor
-
     from app.worker import WorkerThread
+    from rismodel import predictor
 
     def slow_load(*a, **k):
         time.sleep(1.0)

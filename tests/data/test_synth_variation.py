@@ -124,7 +124,7 @@ def test_diamond_long_axis_keeps_diamonds_from_becoming_squares():
             boxes += [o.bbox for o in objs if o.shape == "diamond"]
         return boxes
 
-    kw = dict(aspect=2.0, rotation=0.0, min_visible=1.0)
+    kw = {"aspect": 2.0, "rotation": 0.0, "min_visible": 1.0}
     before, after = diamond_boxes(Variation(**kw)), diamond_boxes(Variation(**kw, diamond_long_axis=True))
     assert len(after) >= 10 and any(w > h for _x, _y, w, h in before)  # the flaw exists without it
     assert all(h > w for _x, _y, w, h in after)

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--diamond-long-axis", action="store_true",
                    help="stretch a diamond only along its long diagonal, so --aspect never turns it into a "
                         "square on its corner")
+    v.add_argument("--hard-negatives", type=int, default=0, metavar="N",
+                   help="phrasing: up to N more no-target expressions per image, 'the <colour> <shape>' for a "
+                        "shape unique in the scene with another object's colour, 0-8 (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         variation = Variation(background=args.background, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
                               lighting=args.lighting, rotation=args.rotation, aspect=args.aspect,
                               min_visible=args.min_visible, overspecify=args.overspecify,
-                              diamond_long_axis=args.diamond_long_axis)
+                              diamond_long_axis=args.diamond_long_axis, hard_negatives=args.hard_negatives)
     except ValueError as e:
         raise UserError(f"rendering variation: {e}") from None
     start = time.perf_counter()

@@ -28,6 +28,7 @@ from rismodel.data.synth_language import (
     BUCKETS,
     Phraser,
     bucket_of,
+    colour_negatives,
     multi_target,
     no_target,
     overspecified,
@@ -105,6 +106,9 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int], variation
                 pick = extra[int(vrng.integers(len(extra)))]
                 # the article as often as in the no-target ones below, or it becomes the cue itself
                 sents.append(pick.removeprefix("the ") if vrng.random() < 0.5 else pick)
+    if var.hard_negatives:  # after the over-specified ones: with 0 the variation stream is as before
+        nones = nones + colour_negatives(objs, Phraser(vrng), var.hard_negatives)
+    if var.overspecify:
         nones = [s.removeprefix("the ") if vrng.random() < 0.5 else s for s in nones]
     buf = io.BytesIO()
     Image.fromarray(scene.image).save(buf, format="PNG", compress_level=1)

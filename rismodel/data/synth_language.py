@@ -214,6 +214,20 @@ def overspecified(objs: list[SceneObject], t: int, ph: Phraser) -> list[str]:
             if unique(match(objs, d), {t})]
 
 
+def colour_negatives(objs: list[SceneObject], ph: Phraser, n: int) -> list[str]:
+    """Up to ``n`` no-target expressions "the <colour> <shape>" for shapes that are unique in the
+    scene, each with the colour of another object: the check a presence score must make ("is the
+    one star red?"), which ``no_target``'s single hard negative per image rarely asks."""
+    colours = sorted({o.color for o in objs})
+    out = []
+    for i in ph.rng.permutation(len(objs)).tolist():
+        o = objs[i]
+        others = [c for c in colours if c != o.color]
+        if len(out) < n and others and unique(match(objs, {"shape": o.shape}), {i}):
+            out.append("the " + ph.desc({"color": ph.pick(others), "shape": o.shape}))
+    return out
+
+
 def multi_target(objs: list[SceneObject], ph: Phraser) -> list[tuple[set[int], str]]:
     """Expressions for groups of 2+ objects (all matching an attribute set, never everything)."""
     found = {}

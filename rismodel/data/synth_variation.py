@@ -6,7 +6,8 @@ the same files byte for byte. All extra randomness comes from its own stream
 (``default_rng([seed, index, STREAM])``), never from the scene's, so the objects, their places and
 the expressions of image ``i`` are the same with or without a variation (a robustness set can be
 the same scenes rendered differently) -- except ``rotation``, ``aspect``, ``diamond_long_axis`` and
-``min_visible``, which change the shapes and their placement, and ``overspecify``, which adds expressions.
+``min_visible``, which change the shapes and their placement, and ``overspecify`` and ``hard_negatives``,
+which add expressions.
 
 Colour names must stay true: ``lighting`` keeps per-channel gains within +-8 % times its value
 and brightness within +-25 % times it, small next to the gaps between the palette's colours.
@@ -45,6 +46,10 @@ class Variation:
     # (~15 % of the diamonds of the v2 data look like squares). With this set, a diamond is only
     # stretched along its long diagonal; the random draws stay the same, so only diamonds change.
     diamond_long_axis: bool = False
+    # Extra no-target expressions per image, "the <colour> <shape>" for a shape unique in the scene
+    # with another object's colour: the presence heads otherwise see about one colour check per image
+    # and learn to accept a unique shape whatever colour is named (docs/architecture.md).
+    hard_negatives: int = 0
 
     def __post_init__(self):
         checks = [(self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
@@ -54,7 +59,8 @@ class Variation:
                   (0 <= self.lighting <= 1, "lighting must be in [0, 1]"),
                   (0 <= self.rotation <= math.pi, "rotation must be in [0, pi] radians"),
                   (1 <= self.aspect <= 3, "aspect must be in [1, 3]"),
-                  (0.2 <= self.min_visible <= 1, "min_visible must be in [0.2, 1]")]
+                  (0.2 <= self.min_visible <= 1, "min_visible must be in [0.2, 1]"),
+                  (0 <= self.hard_negatives <= 8, "hard_negatives must be in [0, 8]")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

@@ -129,3 +129,26 @@ def test_diamond_long_axis_keeps_diamonds_from_becoming_squares():
     assert len(after) >= 10 and any(w > h for _x, _y, w, h in before)  # the flaw exists without it
     assert all(h > w for _x, _y, w, h in after)
     assert not Variation().diamond_long_axis  # off by default: the published data stay byte for byte
+
+
+def test_hard_negatives_ask_the_colour_of_a_unique_shape_and_name_nothing():
+    """Each added no-target is "the <colour> <shape>" for a shape unique in its scene, with a colour
+    another object has; nothing in the scene matches it, and the rest of the image is unchanged."""
+    from rismodel.data.synth_language import match
+
+    added = 0
+    for i in range(12):
+        base, g = generate_image(0, i, (160, 640)), generate_image(0, i, (160, 640), Variation(hard_negatives=2))
+        assert np.array_equal(base["scene"].owner, g["scene"].owner) and base["singles"] == g["singles"]
+        assert g["nones"][:len(base["nones"])] == base["nones"]
+        objs, extra = g["scene"].objects, g["nones"][len(base["nones"]):]
+        assert len(extra) <= 2
+        for s in extra:
+            colour, shape = s.removeprefix("the ").split()
+            assert sum(o.shape == shape for o in objs) == 1  # a unique shape ...
+            assert any(o.color == colour for o in objs)  # ... with a colour that is in the scene ...
+            assert not match(objs, {"color": colour, "shape": shape}).any()  # ... but not on it
+        added += len(extra)
+    assert added >= 12
+    with pytest.raises(ValueError):
+        Variation(hard_negatives=9)

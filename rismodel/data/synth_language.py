@@ -223,8 +223,10 @@ def colour_negatives(objs: list[SceneObject], ph: Phraser, n: int) -> list[str]:
     for i in ph.rng.permutation(len(objs)).tolist():
         o = objs[i]
         others = [c for c in colours if c != o.color]
-        if len(out) < n and others and unique(match(objs, {"shape": o.shape}), {i}):
+        if others and unique(match(objs, {"shape": o.shape}), {i}):
             out.append("the " + ph.desc({"color": ph.pick(others), "shape": o.shape}))
+            if len(out) == n:
+                break
     return out
 
 

@@ -43,7 +43,7 @@ class Variation:
     # that phrasing (docs/architecture.md, "The presence scores learnt a phrasing shortcut").
     overspecify: bool = False
     # A diamond stretched across its long diagonal by about 1.24 becomes a square on its corner
-    # (~15 % of the diamonds of the v2 data look like squares). With this set, a diamond is only
+    # (~15 % of the v2 data's diamonds have diagonals within 15 % of equal). With this set, it is only
     # stretched along its long diagonal; the random draws stay the same, so only diamonds change.
     diamond_long_axis: bool = False
     # Extra no-target expressions per image, "the <colour> <shape>" for a shape unique in the scene

@@ -9,6 +9,12 @@ hard negative, so a score that checks the colour must reject it). SynthRef's gen
 ``--overspecify``) never writes the second kind for a target (it names a unique shape alone), but
 writes the fifth kind as its no-target expressions, so a presence score that learnt the phrasing
 rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
+
+    python scripts/presence_probe.py --count [--split train] [--data-root data/synthref-v6]
+
+counts instead the split's expressions of the probe's form, "[the] <colour> <shape>" for a shape
+unique in its scene, as true / no-target and with / without the article: the phrasing prior the
+presence heads learn (docs/architecture.md, "Presence"). It loads no model.
 """
 
 from __future__ import annotations
@@ -34,13 +40,44 @@ def phrases(shape: str, colour: str, absent: str, other: str | None) -> dict[str
     return {k: t for k, t in zip(KINDS, texts) if t}
 
 
+def count_phrasings(root: Path, split: str = "train") -> dict[tuple[bool, bool], int]:
+    """``{(no_target, has_article): n}`` over ``split``'s "[the] <colour> <unique shape>" sentences."""
+    inst = json.loads((root / "synthref" / "instances.json").read_text())
+    cats = {c["id"]: c["name"] for c in inst["categories"]}
+    shapes = collections.defaultdict(collections.Counter)
+    for a in inst["annotations"]:
+        shapes[a["image_id"]][cats[a["category_id"]]] += 1
+    counts = dict.fromkeys(((nt, art) for nt in (False, True) for art in (True, False)), 0)
+    for ref in json.loads((root / "synthref" / "grefs(unc).json").read_text()):
+        if ref["split"] != split:
+            continue
+        for sent in ref["sentences"]:
+            words = sent["raw"].split()
+            article = words[:1] == ["the"]
+            words = words[1:] if article else words
+            if len(words) == 2 and words[0] in COLORS and shapes[ref["image_id"]][words[1]] == 1:
+                counts[(bool(ref["no_target"]), article)] += 1
+    return counts
+
+
+def print_counts(counts: dict[tuple[bool, bool], int]) -> None:
+    for (nt, art), n in counts.items():
+        kind, article = "no-target" if nt else "true", '"the"' if art else "bare"
+        print(f"{kind:>9}, {article:>5}: {n}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", action="append")
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--data-root", default="data/synthref-v2")
+    ap.add_argument("--count", action="store_true", help="count the split's phrasings; no model")
+    ap.add_argument("--split", default="train", help="with --count")
     args = ap.parse_args(argv)
     root = Path(args.data_root)
+    if args.count:
+        print_counts(count_phrasings(root, args.split))
+        return 0
     inst = json.loads((root / "synthref" / "instances.json").read_text())
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     anns = collections.defaultdict(list)

@@ -13,8 +13,9 @@ rejects the true "the red star". Prints the share each kind is accepted (p >= 0.
     python scripts/presence_probe.py --count [--split train] [--data-root data/synthref-v6]
 
 counts instead the split's expressions of the probe's form, "[the] <colour> <shape>" for a shape
-unique in its scene, as true / no-target and with / without the article: the phrasing prior the
-presence heads learn (docs/architecture.md, "Presence"). It loads no model.
+unique in its scene, as true / no-target and with / without the article, and how often one epoch
+of training draws them: the phrasing prior the presence heads learn (docs/architecture.md,
+"Presence"). It loads no model.
 """
 
 from __future__ import annotations
@@ -40,30 +41,40 @@ def phrases(shape: str, colour: str, absent: str, other: str | None) -> dict[str
     return {k: t for k, t in zip(KINDS, texts) if t}
 
 
-def count_phrasings(root: Path, split: str = "train") -> dict[tuple[bool, bool], int]:
-    """``{(no_target, has_article): n}`` over ``split``'s "[the] <colour> <unique shape>" sentences."""
+def count_phrasings(root: Path, split: str = "train", shortest_prob: float = 0.5
+                    ) -> dict[tuple[bool, bool], tuple[int, float]]:
+    """``{(no_target, has_article): (sentences, draws)}`` over ``split``'s "[the] <colour> <unique
+    shape>" sentences. ``draws`` is how many of them one epoch of training is expected to see: a
+    training item is one ref, its shortest sentence with ``shortest_prob`` (the configs'
+    ``data.shortest_sentence_prob``), else one drawn uniformly (rismodel.data.dataset)."""
     inst = json.loads((root / "synthref" / "instances.json").read_text())
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     shapes = collections.defaultdict(collections.Counter)
     for a in inst["annotations"]:
         shapes[a["image_id"]][cats[a["category_id"]]] += 1
-    counts = dict.fromkeys(((nt, art) for nt in (False, True) for art in (True, False)), 0)
+    keys = [(nt, art) for nt in (False, True) for art in (True, False)]
+    sentences, draws = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0.0)
     for ref in json.loads((root / "synthref" / "grefs(unc).json").read_text()):
         if ref["split"] != split:
             continue
-        for sent in ref["sentences"]:
-            words = sent["raw"].split()
+        texts = [sent["raw"] for sent in ref["sentences"]]
+        shortest = min(range(len(texts)), key=lambda n: len(texts[n].split()))
+        for j, text in enumerate(texts):
+            words = text.split()
             article = words[:1] == ["the"]
             words = words[1:] if article else words
             if len(words) == 2 and words[0] in COLORS and shapes[ref["image_id"]][words[1]] == 1:
-                counts[(bool(ref["no_target"]), article)] += 1
-    return counts
+                key = (bool(ref["no_target"]), article)
+                sentences[key] += 1
+                draws[key] += shortest_prob * (j == shortest) + (1 - shortest_prob) / len(texts)
+    return {k: (sentences[k], draws[k]) for k in keys}
 
 
-def print_counts(counts: dict[tuple[bool, bool], int]) -> None:
-    for (nt, art), n in counts.items():
+def print_counts(counts: dict[tuple[bool, bool], tuple[int, float]]) -> None:
+    print("                 sentences  drawn per epoch")
+    for (nt, art), (n, d) in counts.items():
         kind, article = "no-target" if nt else "true", '"the"' if art else "bare"
-        print(f"{kind:>9}, {article:>5}: {n}")
+        print(f"{kind:>9}, {article:>5}: {n:9d}  {d:15.1f}")
 
 
 def main(argv=None) -> int:
@@ -73,10 +84,12 @@ def main(argv=None) -> int:
     ap.add_argument("--data-root", default="data/synthref-v2")
     ap.add_argument("--count", action="store_true", help="count the split's phrasings; no model")
     ap.add_argument("--split", default="train", help="with --count")
+    ap.add_argument("--shortest-prob", type=float, default=0.5,
+                    help="with --count: the training config's data.shortest_sentence_prob")
     args = ap.parse_args(argv)
     root = Path(args.data_root)
     if args.count:
-        print_counts(count_phrasings(root, args.split))
+        print_counts(count_phrasings(root, args.split, args.shortest_prob))
         return 0
     inst = json.loads((root / "synthref" / "instances.json").read_text())
     cats = {c["id"]: c["name"] for c in inst["categories"]}

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--hard-negatives", type=int, default=0, metavar="N",
                    help="phrasing: up to N more no-target expressions per image, 'the <colour> <shape>' for a "
                         "shape unique in the scene with another object's colour, 0-8 (default 0)")
+    v.add_argument("--overspecify-own-ref", action="store_true",
+                   help="with --overspecify: write each over-specified expression as a ref of its own, so "
+                        "training draws it as often as a no-target expression")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         variation = Variation(background=args.background, noise=args.noise, blur=args.blur, jpeg=args.jpeg,
                               lighting=args.lighting, rotation=args.rotation, aspect=args.aspect,
                               min_visible=args.min_visible, overspecify=args.overspecify,
-                              diamond_long_axis=args.diamond_long_axis, hard_negatives=args.hard_negatives)
+                              diamond_long_axis=args.diamond_long_axis, hard_negatives=args.hard_negatives,
+                              overspecify_own_ref=args.overspecify_own_ref)
     except ValueError as e:
         raise UserError(f"rendering variation: {e}") from None
     start = time.perf_counter()

@@ -98,6 +98,7 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int], variation
     multis = multi_target(objs, ph)
     multis = [multis[int(i)] for i in rng.permutation(len(multis))[:2]]
     nones = no_target(objs, ph)[:2]
+    own = []  # (object, over-specified expression) refs of their own: Variation.overspecify_own_ref
     if var.overspecify:  # drawn from the variation's stream: the scene's expressions stay as they were
         vph = Phraser(vrng)
         for t, sents in enumerate(singles):
@@ -105,14 +106,18 @@ def generate_image(seed: int, index: int, size_range: tuple[int, int], variation
             if sents and extra:
                 pick = extra[int(vrng.integers(len(extra)))]
                 # the article as often as in the no-target ones below, or it becomes the cue itself
-                sents.append(pick.removeprefix("the ") if vrng.random() < 0.5 else pick)
+                pick = pick.removeprefix("the ") if vrng.random() < 0.5 else pick
+                if var.overspecify_own_ref:
+                    own.append((t, pick))
+                else:
+                    sents.append(pick)
     if var.hard_negatives:  # after the over-specified ones: with 0 the variation stream is as before
         nones = nones + colour_negatives(objs, Phraser(vrng), var.hard_negatives)
     if var.overspecify:
         nones = [s.removeprefix("the ") if vrng.random() < 0.5 else s for s in nones]
     buf = io.BytesIO()
     Image.fromarray(scene.image).save(buf, format="PNG", compress_level=1)
-    return {"png": buf.getvalue(), "scene": scene, "singles": singles, "multis": multis,
+    return {"png": buf.getvalue(), "scene": scene, "singles": singles, "own": own, "multis": multis,
             "nones": nones}
 
 
@@ -149,7 +154,7 @@ def generate(out_dir: str | Path, num_images: int, seed: int = 0,
                          "segmentation": mask_to_rle(mask), "area": float(o.area), "bbox": [float(v) for v in o.bbox],
                          "iscrowd": 0, "attributes": {"color": o.color, "size": o.size,
                                                       "texture": o.texture}})
-        groups = [([i], s) for i, s in enumerate(g["singles"]) if s]
+        groups = [([i], s) for i, s in enumerate(g["singles"]) if s] + [([t], [s]) for t, s in g["own"]]
         groups += [(sorted(m), [s]) for m, s in g["multis"]] + [([], [s]) for s in g["nones"]]
         for members, texts in groups:
             sents = _sentences(texts, sent_id)

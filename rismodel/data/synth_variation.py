@@ -7,7 +7,7 @@ the same files byte for byte. All extra randomness comes from its own stream
 the expressions of image ``i`` are the same with or without a variation (a robustness set can be
 the same scenes rendered differently) -- except ``rotation``, ``aspect``, ``diamond_long_axis`` and
 ``min_visible``, which change the shapes and their placement, and ``overspecify`` and ``hard_negatives``,
-which add expressions.
+which add expressions (``overspecify_own_ref`` only regroups them).
 
 Colour names must stay true: ``lighting`` keeps per-channel gains within +-8 % times its value
 and brightness within +-25 % times it, small next to the gaps between the palette's colours.
@@ -50,6 +50,12 @@ class Variation:
     # with another object's colour: the presence heads otherwise see about one colour check per image
     # and learn to accept a unique shape whatever colour is named (docs/architecture.md).
     hard_negatives: int = 0
+    # Each over-specified expression as a ref of its own (the same object) rather than one more
+    # sentence of the object's ref. Training draws one sentence per ref (half the time the shortest),
+    # so appended, "the red star" is drawn about a seventh as often as a no-target expression, which
+    # is a ref of one sentence; the presence heads then learn "<colour> <unique shape>" = no target
+    # (docs/architecture.md). The draws stay the same; only the grouping into refs changes.
+    overspecify_own_ref: bool = False
 
     def __post_init__(self):
         checks = [(self.background in BACKGROUNDS, f"background must be one of {', '.join(BACKGROUNDS)}"),
@@ -60,7 +66,8 @@ class Variation:
                   (0 <= self.rotation <= math.pi, "rotation must be in [0, pi] radians"),
                   (1 <= self.aspect <= 3, "aspect must be in [1, 3]"),
                   (0.2 <= self.min_visible <= 1, "min_visible must be in [0.2, 1]"),
-                  (0 <= self.hard_negatives <= 8, "hard_negatives must be in [0, 8]")]
+                  (0 <= self.hard_negatives <= 8, "hard_negatives must be in [0, 8]"),
+                  (self.overspecify or not self.overspecify_own_ref, "overspecify_own_ref needs overspecify")]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)

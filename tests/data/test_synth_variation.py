@@ -4,6 +4,7 @@ option changes the look while the scenes' objects, masks and expressions stay tr
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -152,3 +153,29 @@ def test_hard_negatives_ask_the_colour_of_a_unique_shape_and_name_nothing():
     assert added >= 12
     with pytest.raises(ValueError):
         Variation(hard_negatives=9)
+
+
+def test_overspecify_own_ref_moves_the_added_expressions_into_refs_of_their_own(tmp_path):
+    """Appended to its object's ref, an over-specified expression is drawn far less often than a
+    no-target one (a ref of one sentence); as a ref of its own it is drawn as often. The draws are
+    the same: the object's ref loses exactly the expression its own ref gains."""
+    from rismodel.cli import main
+
+    moved = 0
+    for i in range(8):
+        kw = {"overspecify": True, "hard_negatives": 1}
+        appended = generate_image(0, i, (160, 640), Variation(**kw))
+        own = generate_image(0, i, (160, 640), Variation(**kw, overspecify_own_ref=True))
+        assert appended["nones"] == own["nones"] and appended["multis"] == own["multis"]
+        regrouped = [list(s) for s in own["singles"]]
+        for t, s in own["own"]:
+            regrouped[t].append(s)
+        assert regrouped == appended["singles"]
+        moved += len(own["own"])
+    assert moved >= 8 and not appended["own"]
+    with pytest.raises(ValueError, match="needs overspecify"):
+        Variation(overspecify_own_ref=True)
+    assert main(["synth", "--out", str(tmp_path), "--images", "4", "--overspecify", "--overspecify-own-ref"]) == 0
+    grefs = json.loads((tmp_path / "synthref" / "grefs(unc).json").read_text())
+    one_sentence_targets = [r for r in grefs if not r["no_target"] and len(r["sentences"]) == 1]
+    assert len({r["ann_id"][0] for r in one_sentence_targets}) >= 4

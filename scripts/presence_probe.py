@@ -8,7 +8,9 @@ from the scene) and "the blue star" (the colour of another object in the scene: 
 hard negative, so a score that checks the colour must reject it). SynthRef's generator (without
 ``--overspecify``) never writes the second kind for a target (it names a unique shape alone), but
 writes the fifth kind as its no-target expressions, so a presence score that learnt the phrasing
-rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5).
+rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5) and the share
+whose probability map (>= 0.5, rejected or not) covers the unique shape (IoU >= 0.5): whether the
+mask branch checks the colour where the presence score does not.
 
     python scripts/presence_probe.py --count [--split train] [--data-root data/synthref-v6]
 
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rismodel.data.masks import segmentation_to_mask
 from rismodel.data.synth_scene import COLORS
 from rismodel.imageio import load_image
 from rismodel.predictor import Predictor
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
         anns[a["image_id"]].append(a)
     images = [im for im in inst["images"] if im.get("split") == "test"][: args.images]
     for model in args.model or ["lgformer-compact", "lqmformer-compact"]:
-        pred, accepted = Predictor.load(model), collections.defaultdict(list)
+        pred, accepted, on_shape = Predictor.load(model), collections.defaultdict(list), collections.defaultdict(list)
         for im in images:
             pred.set_image(load_image(root / "images" / im["file_name"]))
             objs = anns[im["id"]]
@@ -110,10 +113,15 @@ def main(argv=None) -> int:
                 if shapes[shape] == 1:
                     colour = a["attributes"]["color"]
                     other = min(colours - {colour}, default=None)
+                    truth = segmentation_to_mask(a["segmentation"], im["height"], im["width"]) > 0
                     for kind, text in phrases(shape, colour, absent, other).items():
-                        accepted[kind].append(pred.predict(text).score >= 0.5)
-        print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted"
-                                       for k, v in accepted.items()))
+                        out = pred.predict(text)
+                        accepted[kind].append(out.score >= 0.5)
+                        covered = out.prob >= 0.5
+                        on_shape[kind].append((covered & truth).sum() >= 0.5 * (covered | truth).sum())
+        print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted" for k, v in accepted.items()))
+        print("  mask on the shape (IoU >= 0.5): " + "; ".join(f"{k}: {100 * np.mean(v):.1f} %"
+                                                               for k, v in on_shape.items()))
     return 0
 
 

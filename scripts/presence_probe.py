@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rismodel.data.dataset import shortest_sentence
 from rismodel.data.masks import segmentation_to_mask
 from rismodel.data.synth_scene import COLORS
 from rismodel.imageio import load_image
@@ -61,7 +62,7 @@ def count_phrasings(root: Path, split: str = "train", shortest_prob: float = 0.5
         if ref["split"] != split:
             continue
         texts = [sent["raw"] for sent in ref["sentences"]]
-        shortest = min(range(len(texts)), key=lambda n: len(texts[n].split()))
+        shortest = shortest_sentence(texts)
         for j, text in enumerate(texts):
             words = text.split()
             article = words[:1] == ["the"]

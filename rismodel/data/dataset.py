@@ -88,6 +88,12 @@ def _random_flip(image: np.ndarray, mask: np.ndarray, sentence: str):
     return image[:, ::-1].copy(), mask[:, ::-1].copy(), " ".join(words)
 
 
+def shortest_sentence(sentences: Sequence[str]) -> int:
+    """Index of the sentence with the fewest words (the first on a tie): the curriculum's pick
+    (``shortest_prob``); scripts/presence_probe.py counts training draws with it."""
+    return min(range(len(sentences)), key=lambda n: len(sentences[n].split()))
+
+
 class RISDataset(torch.utils.data.Dataset):
     """Items: ``image [3,S,S]``, ``input_ids [T]``, ``attention_mask [T]``, ``mask [S,S]``,
     ``has_target`` (bool tensor), ``sentence`` (str), ``sample_index`` and ``sentence_index``.
@@ -130,7 +136,7 @@ class RISDataset(torch.utils.data.Dataset):
             # LAVT: a random sentence each time. torch's RNG: DataLoader seeds it per worker.
             # (No draw for the curriculum when it is off, so default runs keep their streams.)
             if self.shortest_prob > 0 and torch.rand(()).item() < self.shortest_prob:
-                j = min(range(len(s.sentences)), key=lambda n: len(s.sentences[n].split()))
+                j = shortest_sentence(s.sentences)
             else:
                 j = int(torch.randint(len(s.sentences), ()).item())
         sentence = s.sentences[j]

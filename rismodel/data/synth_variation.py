@@ -52,7 +52,7 @@ class Variation:
     hard_negatives: int = 0
     # Each over-specified expression as a ref of its own (the same object) rather than one more
     # sentence of the object's ref. Training draws one sentence per ref (half the time the shortest),
-    # so appended, "the red star" is drawn about a seventh as often as a no-target expression, which
+    # so appended, "the red star" is drawn less than a quarter as often as a no-target expression, which
     # is a ref of one sentence; the presence heads then learn "<colour> <unique shape>" = no target
     # (docs/architecture.md). The draws stay the same; only the grouping into refs changes.
     overspecify_own_ref: bool = False

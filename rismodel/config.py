@@ -114,9 +114,10 @@ class LGFormerConfig:
     # 1/4) or "upsample" (logits bilinearly upsampled to the ground truth's size, as the authors' code).
     loss_target: Literal["nearest", "area", "upsample"] = "nearest"
     dice_weight: float = 0.0  # Dice on targeted samples (LQMFormer's mask loss); 0 = the paper's BCE only
-    # Target presence: "max_logit" (largest pixel logit, the shipped model) or "head" (a small MLP
-    # on the prototype and mask-pooled features, trained on no-target expressions; an extension).
-    presence: Literal["max_logit", "head"] = "max_logit"
+    # Target presence: "max_logit" (largest pixel logit, the first default), "head" (a small MLP on
+    # the prototype and mask-pooled features, trained on no-target expressions; an extension) or
+    # "mask" (a small gate on statistics of the final mask alone; heads.MaskPresence).
+    presence: Literal["max_logit", "head", "mask"] = "max_logit"
     presence_weight: float = 1.0
 
 
@@ -161,6 +162,9 @@ class LQMFormerConfig:
     score_weight: float = 1.0
     qm_weight: float = 1.0
     no_target_weight: float = 2.0
+    # Presence: "head" (the paper's object / no-object MLP on the pooled final queries) or "mask" (a
+    # small gate on statistics of the merged mask alone, heads.MaskPresence; issue 9, a deviation).
+    presence: Literal["head", "mask"] = "head"
 
 
 ModelConfig = LGFormerConfig | LQMFormerConfig

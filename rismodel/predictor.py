@@ -168,10 +168,10 @@ class Predictor:
     @property
     def rejects_absent(self) -> bool:
         """True when ``score`` is a trained presence probability that decides the mask (below 0.5
-        ``predict`` empties it): LQMFormer's no-object head, or an LGFormer retrained with a presence
-        head (``presence: head``, issue 9). The shipped LGFormer's score is its largest pixel logit
-        (``presence: max_logit``), a hint that never empties the mask."""
-        return self.config.architecture == "lqmformer" or getattr(self.config, "presence", None) == "head"
+        ``predict`` empties it): LQMFormer's, or an LGFormer retrained with a presence head
+        (``presence: head`` or ``mask``, issue 9). The first LGFormer's score is its largest pixel
+        logit (``presence: max_logit``), a hint that never empties the mask."""
+        return self.config.architecture == "lqmformer" or getattr(self.config, "presence", None) in ("head", "mask")
 
     # ----- inference -----------------------------------------------------------------------
     def _autocast(self):

@@ -155,7 +155,9 @@ def _forced(cfg, presence_logit: float):
 @pytest.mark.parametrize("name,presence,rejects", [
     ("lgformer-compact", "max_logit", False),  # the shipped LGFormer: the score is a hint
     ("lgformer-compact", "head", True),  # issue 9: a trained presence head decides, like LQMFormer's
+    ("lgformer-compact", "mask", True),  # issue 9: a presence read from the mask decides too
     ("lqmformer-compact", None, True),  # the no-object head
+    ("lqmformer-compact", "mask", True),
 ])
 def test_a_presence_head_rejects_the_mask_but_never_the_map(name, presence, rejects):
     from rismodel.config import with_overrides

@@ -4,6 +4,8 @@
   Mask2Former's mask-embedding head.
 - :func:`dot_product_masks`: mask = prototype . mask features (LGFormer 3.2.2 "Prediction Head",
   Eq. 1 with one prototype; LQMFormer's einsum between queries and F_1/4).
+- :class:`MaskPresence`: target presence read from the predicted mask (issue 9, an extension to
+  both papers; docs/architecture.md "presence: mask").
 """
 
 from __future__ import annotations
@@ -32,3 +34,36 @@ def dot_product_masks(kernels: torch.Tensor, mask_features: torch.Tensor) -> tor
     """``kernels [B, Q, D+1]`` (weights and bias) . ``mask_features [B, D, H, W]`` -> ``[B, Q, H, W]``."""
     weight, bias = kernels[..., :-1], kernels[..., -1]
     return torch.einsum("bqd,bdhw->bqhw", weight, mask_features) + bias[..., None, None]
+
+
+class MaskPresence(nn.Module):
+    """Target presence from the predicted mask alone (issue 9's ``presence: mask``, both models).
+
+    The pooled-feature heads (LGFormer's extension, LQMFormer's object / no-object MLP) learnt the
+    phrase's prior instead of checking it against the image, while the masks did check it (a false
+    colour put the map on the named shape 0 % of the time; docs/architecture.md). So this score sees
+    only three statistics of the final mask logits: the largest logit, the log of the soft area (the
+    sum of probabilities on the 1/4 grid) and the mean probability under the soft mask. It starts as
+    the largest logit (the gate's last layer is zero) and learns a calibrated correction.
+
+    The statistics are detached: the score reads the mask, it must not bend it (the mask loss, which
+    teaches an empty mask for a no-target expression, stays the mask's only teacher).
+    """
+
+    def __init__(self, hidden: int = 16):
+        super().__init__()
+        self.gate = MLP(3, hidden, 1, num_layers=2)
+        nn.init.zeros_(self.gate.layers[-1].weight)
+        nn.init.zeros_(self.gate.layers[-1].bias)
+
+    @staticmethod
+    def statistics(mask_logits: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, h, w]`` logits -> ``[B, 3]``: largest logit, log(1 + soft area), mean probability."""
+        logits = mask_logits.detach().float().flatten(1)
+        p = logits.sigmoid()
+        mass = p.sum(1)
+        return torch.stack([logits.amax(1), torch.log1p(mass), (p * p).sum(1) / mass.clamp_min(1e-6)], 1)
+
+    def forward(self, mask_logits: torch.Tensor) -> torch.Tensor:
+        stats = self.statistics(mask_logits)
+        return (stats[:, 0] + self.gate(stats).squeeze(-1)).to(mask_logits.dtype)  # [B] logits

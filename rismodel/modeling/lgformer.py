@@ -9,7 +9,8 @@ Target presence: the paper has no presence output. ``presence="max_logit"`` (the
 reports the largest pixel logit of the final mask (sigmoid of it = the highest foreground
 probability), i.e. "something is above the threshold somewhere". ``presence="head"`` (an extension,
 issue 9) adds a 2-layer MLP on the final prototype and the mask features pooled under the final
-mask, trained with BCE against ``has_target`` on no-target expressions.
+mask, trained with BCE against ``has_target`` on no-target expressions. ``presence="mask"`` (issue 9,
+fifth round) reads the presence from the final mask alone (:class:`~.heads.MaskPresence`).
 
 Loss target (issue 9): ``loss_target="nearest"`` (the shipped model) shrinks the ground truth to
 1/4 by nearest neighbour, i.e. the top-left pixel of each 4x4 block, a target shifted by 1.5
@@ -25,7 +26,7 @@ from torch import nn
 
 from ..config import LGFormerConfig
 from .backbone import EarlyFusionSwin
-from .heads import MLP
+from .heads import MLP, MaskPresence
 from .lqmformer_losses import dice_loss
 from .pixel_decoder import MSDeformPixelDecoder
 from .prototype_generator import LinguisticPrototypeGenerator
@@ -54,6 +55,8 @@ class LGFormer(nn.Module):
         self.prototype_generator = LinguisticPrototypeGenerator(cfg, c_l, cfg.pixel_decoder.dim)
         if cfg.presence == "head":
             self.presence_head = MLP(cfg.decoder_dim + cfg.pixel_decoder.dim, cfg.decoder_dim, 1, num_layers=2)
+        elif cfg.presence == "mask":
+            self.presence_head = MaskPresence()
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.text_encoder(input_ids, attention_mask)
@@ -76,6 +79,8 @@ class LGFormer(nn.Module):
             w = final.sigmoid().flatten(2)  # [B, 1, hw]: where the model sees the target
             pooled = (mask_features.flatten(2) * w).sum(-1) / w.sum(-1).clamp_min(1e-6)  # [B, D_pix]
             presence = self.presence_head(torch.cat([q.mean(1), pooled], -1)).squeeze(-1)
+        elif self.cfg.presence == "mask":
+            presence = self.presence_head(final)
         else:
             presence = final.flatten(1).amax(dim=1)
         return {"pred_masks": final, "aux_masks": masks[:-1], "presence_logits": presence}
@@ -109,7 +114,7 @@ def lgformer_loss(cfg: LGFormerConfig, outputs: dict, masks: torch.Tensor, has_t
     if cfg.dice_weight > 0:
         total = total + cfg.dice_weight * dice
         out["loss_dice"] = dice.detach()
-    if cfg.presence == "head":
+    if cfg.presence in ("head", "mask"):
         p = F.binary_cross_entropy_with_logits(outputs["presence_logits"].float(), has_target.float())
         total = total + cfg.presence_weight * p
         out["loss_presence"] = p.detach()

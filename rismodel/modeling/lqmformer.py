@@ -13,7 +13,9 @@ Two things the paper leaves open:
   (multi-target expressions), and leaves the queries free to predict different masks (QM-loss).
 - The no-object head (Fig. 2 "global pooling + MLP"): mean over the final normed queries, a
   2-layer MLP to (no-object, object) logits; ``presence_logits`` is their difference, which is
-  the object log-odds of that 2-way softmax.
+  the object log-odds of that 2-way softmax. ``presence="mask"`` (issue 9, a documented deviation)
+  replaces it by a score read from the merged mask alone (:class:`~.heads.MaskPresence`): the
+  pooled-query head learnt the phrase's prior rather than checking the phrase against the image.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..config import LQMFormerConfig
 from .backbone import EarlyFusionSwin
 from .dqm import DynamicQueryModule
 from .gmmf import GMMF, NoFusion
-from .heads import MLP
+from .heads import MLP, MaskPresence
 from .lqmformer_losses import lqmformer_loss
 from .masked_decoder import MaskedAttentionDecoder
 from .pixel_decoder import MSDeformPixelDecoder
@@ -53,7 +55,10 @@ class LQMFormer(nn.Module):
         self.decoder = MaskedAttentionDecoder(cfg.num_queries, d, cfg.decoder_heads, cfg.decoder_ffn_dim,
                                               cfg.decoder_rounds, in_dim=d_pix, mask_dim=d_pix)
         self.merge_logit = nn.Linear(d, 1)  # per-query weight of the merged mask
-        self.presence_head = MLP(d, d, 2, num_layers=2)  # (no-object, object)
+        if cfg.presence == "mask":
+            self.presence_head = MaskPresence()
+        else:
+            self.presence_head = MLP(d, d, 2, num_layers=2)  # (no-object, object)
 
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.text_encoder(input_ids, attention_mask)  # [B, T, C_l]
@@ -90,12 +95,15 @@ class LQMFormer(nn.Module):
         dq = self.dqm(l, attention_mask)
         dec = self.decoder(dq.queries, multi_scale, mask_features)
         merged = [self.merge(m, q) for m, q in zip(dec.query_masks, dec.queries)]
-        pooled = dec.queries[-1].mean(dim=1)  # global pooling over queries, [B, D]
-        no_obj, obj = self.presence_head(pooled).unbind(-1)
+        if self.cfg.presence == "mask":
+            presence = self.presence_head(merged[-1][0])
+        else:
+            no_obj, obj = self.presence_head(dec.queries[-1].mean(dim=1)).unbind(-1)  # global pooling
+            presence = obj - no_obj
         return {
             "pred_masks": merged[-1][0],  # [B, 1, S/4, S/4]
             "aux_masks": [m for m, _ in merged[:-1]],
-            "presence_logits": obj - no_obj,  # [B]
+            "presence_logits": presence,  # [B]
             "query_masks": dec.query_masks[-1],  # [B, Q, S/4, S/4]
             "merge_weights": merged[-1][1],  # [B, Q]
             "mask_embeddings": dec.mask_embeddings[-1],  # [B, Q, D_pix], QM-loss

@@ -262,3 +262,48 @@ def test_evaluation_unpads_letterboxed_predictions():
     mask = ModelSegmenter(pred)([Query(sample=None, sentence="the box", image=torch.zeros(3, 96, 96),
                                        out_size=(50, 200))])[0].numpy()
     assert (mask & gt).sum() / (mask | gt).sum() > 0.8
+
+
+def test_mask_presence_statistics_separate_an_empty_mask_from_a_found_one():
+    """presence: mask reads three statistics of the mask logits; it starts as the largest logit."""
+    from rismodel.modeling.heads import MaskPresence
+
+    found = torch.full((1, 1, 12, 12), -6.0)
+    found[..., 2:6, 3:7] = 5.0  # 16 confident pixels
+    empty = torch.full((1, 1, 12, 12), -6.0)
+    stats = MaskPresence.statistics(torch.cat([found, empty]))
+    assert stats[0, 0] == pytest.approx(5.0) and stats[1, 0] == pytest.approx(-6.0)
+    assert stats[0, 1] == pytest.approx(float(torch.log1p(found.sigmoid().sum())), rel=1e-5)
+    assert stats[0, 1] > stats[1, 1] + 1.5 and stats[0, 2] > 0.9 > 0.5 > stats[1, 2]
+    torch.testing.assert_close(MaskPresence()(torch.cat([found, empty])), torch.tensor([5.0, -6.0]))
+
+
+@pytest.mark.parametrize("name", ["lgformer-compact", "lqmformer-compact"])
+def test_mask_presence_is_a_function_of_the_mask_alone(name):
+    """Issue 9, fifth round: the pooled-feature heads learnt the phrase's prior; presence: mask can
+    only say what the mask says. Its loss trains the gate and nothing that makes the mask, and two
+    expressions with the same mask get the same score."""
+    cfg = with_overrides(get_config(name), {**TINY, "presence": "mask",
+                                            **({"decoder_layers": 2} if name.startswith("lg") else {})})
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    ids, mask = model.text_encoder.tokenize(["the red circle", "the purple star"])
+    out = model(torch.randn(2, 3, 96, 96), ids, mask)
+    torch.testing.assert_close(out["presence_logits"], out["pred_masks"].flatten(1).amax(1))  # its start
+    has = torch.tensor([True, False])
+    torch.testing.assert_close(model.loss(out, torch.zeros(2, 96, 96), has)["loss_presence" if name.startswith("lg")
+                                                                              else "loss_no_target"],
+                               F.binary_cross_entropy_with_logits(out["presence_logits"], has.float()))
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    grads = torch.autograd.grad(F.binary_cross_entropy_with_logits(out["presence_logits"], has.float()),
+                                [p for _, p in trainable], allow_unused=True)
+    named = dict(zip([n for n, _ in trainable], grads))
+    assert len(named) > 50
+    assert named["presence_head.gate.layers.1.weight"].abs().sum() > 0
+    assert all(g is None or g.abs().sum() == 0 for n, g in named.items() if not n.startswith("presence_head."))
+    head = model.presence_head
+    same = torch.randn(1, 1, 24, 24).expand(2, -1, -1, -1)
+    with torch.no_grad():
+        head.gate.layers[-1].weight.normal_()  # a trained gate, not the zero start
+        a, b = head(same)
+    assert a == b

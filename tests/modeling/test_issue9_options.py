@@ -274,7 +274,7 @@ def test_mask_presence_statistics_separate_an_empty_mask_from_a_found_one():
     stats = MaskPresence.statistics(torch.cat([found, empty]))
     assert stats[0, 0] == pytest.approx(5.0) and stats[1, 0] == pytest.approx(-6.0)
     assert stats[0, 1] == pytest.approx(float(torch.log1p(found.sigmoid().sum())), rel=1e-5)
-    assert stats[0, 1] > stats[1, 1] + 1.5 and stats[0, 2] > 0.9 > 0.5 > stats[1, 2]
+    assert stats[0, 1] > stats[1, 1] + 1.5 and stats[0, 2] > 0.9 and stats[1, 2] < 0.5
     torch.testing.assert_close(MaskPresence()(torch.cat([found, empty])), torch.tensor([5.0, -6.0]))
 
 

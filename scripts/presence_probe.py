@@ -10,7 +10,8 @@ hard negative, so a score that checks the colour must reject it). SynthRef's gen
 writes the fifth kind as its no-target expressions, so a presence score that learnt the phrasing
 rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5) and the share
 whose probability map (>= 0.5, rejected or not) covers the unique shape (IoU >= 0.5): whether the
-mask branch checks the colour where the presence score does not.
+mask branch checks the colour where the presence score does not; and the share whose map is empty
+(no pixel >= 0.5), which is what a presence read from the mask (``presence: mask``) can see.
 
     python scripts/presence_probe.py --count [--split train] [--data-root data/synthref-v6]
 
@@ -102,7 +103,8 @@ def main(argv=None) -> int:
         anns[a["image_id"]].append(a)
     images = [im for im in inst["images"] if im.get("split") == "test"][: args.images]
     for model in args.model or ["lgformer-compact", "lqmformer-compact"]:
-        pred, accepted, on_shape = Predictor.load(model), collections.defaultdict(list), collections.defaultdict(list)
+        pred = Predictor.load(model)
+        accepted, on_shape, empty = (collections.defaultdict(list) for _ in range(3))
         for im in images:
             pred.set_image(load_image(root / "images" / im["file_name"]))
             objs = anns[im["id"]]
@@ -120,9 +122,11 @@ def main(argv=None) -> int:
                         accepted[kind].append(out.score >= 0.5)
                         covered = out.prob >= 0.5
                         on_shape[kind].append((covered & truth).sum() >= 0.5 * (covered | truth).sum())
+                        empty[kind].append(not covered.any())
         print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted" for k, v in accepted.items()))
         print("  mask on the shape (IoU >= 0.5): " + "; ".join(f"{k}: {100 * np.mean(v):.1f} %"
                                                                for k, v in on_shape.items()))
+        print("  map empty: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} %" for k, v in empty.items()))
     return 0
 
 

@@ -69,6 +69,7 @@ class TrainParams:
     epochs: int | None = None
     lr: float = 5e-5  # LGFormer 4.1; LQMFormer uses 1e-5
     backbone_lr_mult: float = 1.0  # pretrained Swin + text encoder get lr * this
+    presence_lr_mult: float = 1.0  # the presence head gets lr * this (optim.py: the mask-read gate)
     weight_decay: float = 0.01
     poly_power: float = 0.9  # lr = base * (1 - step / total) ** power, per step
     warmup_steps: int = 0  # linear warmup before the polynomial decay (0 = none, as the papers)
@@ -278,8 +279,10 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("max_steps", "epochs"):  # 0 is not "unset": it would divide by zero later
         if getattr(t, name) is not None and getattr(t, name) < 1:
             raise TrainConfigError(f"train.{name} must be >= 1, got {getattr(t, name)}")
-    if t.lr <= 0 or t.backbone_lr_mult < 0 or t.weight_decay < 0 or t.warmup_steps < 0:
-        raise TrainConfigError("train.lr must be > 0; backbone_lr_mult, weight_decay and warmup_steps >= 0")
+    if (t.lr <= 0 or t.backbone_lr_mult < 0 or t.presence_lr_mult < 0 or t.weight_decay < 0
+            or t.warmup_steps < 0):
+        raise TrainConfigError("train.lr must be > 0; backbone_lr_mult, presence_lr_mult, weight_decay and "
+                               "warmup_steps >= 0")
     if t.grad_clip is not None and t.grad_clip <= 0:
         raise TrainConfigError(f"train.grad_clip must be > 0 or null, got {t.grad_clip}")
     if t.val_every < 0 or (t.val_limit is not None and t.val_limit < 1):

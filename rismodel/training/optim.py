@@ -5,7 +5,10 @@ authors' code: power 0.9, updated every iteration). LQMFormer section 4.1: AdamW
 
 Groups: the pretrained encoders (Swin blocks under ``backbone.swin`` and the text encoder) can get
 a smaller lr (``backbone_lr_mult``; 1.0 = one lr as in both papers); everything else (fusions,
-decoders, heads) gets ``lr``. Frozen parameters are left out. Biases and normalisation weights
+decoders, heads) gets ``lr``. ``presence_lr_mult`` (not 1.0) puts the presence head in a group of its own
+at ``lr`` times it: the mask-read presence gate (``presence: mask``) is a logistic regression of 81
+parameters, which AdamW at the network's lr moves by at most lr per step (too slow to calibrate it
+within a fine-tuning run). At 1.0 the groups are the same as before, so older runs resume. Frozen parameters are left out. Biases and normalisation weights
 (1-D tensors) get no weight decay, as in LAVT's code that LGFormer builds on.
 """
 
@@ -17,6 +20,7 @@ from torch import nn
 from .config import TrainParams
 
 BACKBONE_PREFIXES = ("backbone.swin.", "text_encoder.")
+PRESENCE_PREFIX = "presence_head."
 
 
 def param_groups(model: nn.Module, params: TrainParams) -> list[dict]:
@@ -25,10 +29,12 @@ def param_groups(model: nn.Module, params: TrainParams) -> list[dict]:
         if not p.requires_grad:
             continue
         part = "backbone" if name.startswith(BACKBONE_PREFIXES) else "heads"
+        if params.presence_lr_mult != 1.0 and name.startswith(PRESENCE_PREFIX):
+            part = "presence"
         decay = p.ndim > 1
         key = f"{part}{'' if decay else '_no_decay'}"
         if key not in groups:
-            lr = params.lr * (params.backbone_lr_mult if part == "backbone" else 1.0)
+            lr = params.lr * {"backbone": params.backbone_lr_mult, "presence": params.presence_lr_mult}.get(part, 1.0)
             groups[key] = {"name": key, "params": [], "lr": lr,
                            "weight_decay": params.weight_decay if decay else 0.0}
         groups[key]["params"].append(p)

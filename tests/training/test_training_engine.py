@@ -7,6 +7,7 @@ import torch
 from training_fixtures import TINY_CFG, TinyData, TinyRIS, params_of, tiny_train_config
 
 from rismodel.checkpoint import load_state, read_header
+from rismodel.training.config import TrainConfigError
 from rismodel.training.engine import TrainingDiverged, TrainingError, train
 from rismodel.training.optim import build_optimizer, poly_factor
 from rismodel.training.state import load_train_state, read_latest
@@ -92,6 +93,25 @@ def test_param_groups_split_backbone_and_skip_frozen(tmp_path):
     ids = {id(p) for g in opt.param_groups for p in g["params"]}
     assert id(model.text_encoder.weight) not in ids
     assert len(ids) == sum(1 for p in model.parameters() if p.requires_grad)
+
+
+def test_presence_lr_mult_gives_the_presence_head_its_own_group(tmp_path):
+    from rismodel.config import with_overrides
+    from rismodel.registry import build_model, get_config
+
+    model = build_model(with_overrides(get_config("lgformer-compact"), {
+        "backbone.depths": [1, 1, 1, 1], "input.image_size": 64, "pixel_decoder.num_layers": 1,
+        "decoder_layers": 1, "presence": "mask", "backbone.pretrained": None}))
+    same = {g["name"] for g in build_optimizer(model, tiny_train_config(tmp_path, max_steps=1).train).param_groups}
+    assert same == {"backbone", "backbone_no_decay", "heads", "heads_no_decay"}  # older runs resume
+    opt = build_optimizer(model, tiny_train_config(tmp_path, max_steps=1, lr=1e-3, presence_lr_mult=30).train)
+    groups = {g["name"]: g for g in opt.param_groups}
+    assert groups["presence"]["lr"] == pytest.approx(3e-2) and groups["heads"]["lr"] == pytest.approx(1e-3)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in groups["presence"]["params"] + groups["presence_no_decay"]["params"]} == {
+        n for n in names.values() if n.startswith("presence_head.")}
+    with pytest.raises(TrainConfigError):
+        tiny_train_config(tmp_path, max_steps=1, presence_lr_mult=-1)
 
 
 def test_poly_schedule():

@@ -11,7 +11,9 @@ writes the fifth kind as its no-target expressions, so a presence score that lea
 rejects the true "the red star". Prints the share each kind is accepted (p >= 0.5) and the share
 whose probability map (>= 0.5, rejected or not) covers the unique shape (IoU >= 0.5): whether the
 mask branch checks the colour where the presence score does not; and the share whose map is empty
-(no pixel >= 0.5), which is what a presence read from the mask (``presence: mask``) can see.
+(no pixel >= 0.5), which is what a presence read from the mask (``presence: mask``) can see; and,
+for the other object's colour, the share whose map is on an object of that colour (IoU >= 0.5): the
+mask found the colour and missed the shape.
 
     python scripts/presence_probe.py --count [--split train] [--data-root data/synthref-v6]
 
@@ -44,6 +46,11 @@ def phrases(shape: str, colour: str, absent: str, other: str | None) -> dict[str
     texts = (f"the {shape}", f"the {colour} {shape}", f"{colour} {shape}", f"the {absent} {shape}",
              f"the {other} {shape}" if other else None)
     return {k: t for k, t in zip(KINDS, texts) if t}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 0.0
 
 
 def count_phrasings(root: Path, split: str = "train", shortest_prob: float = 0.5
@@ -105,6 +112,7 @@ def main(argv=None) -> int:
     for model in args.model or ["lgformer-compact", "lqmformer-compact"]:
         pred = Predictor.load(model)
         accepted, on_shape, empty = (collections.defaultdict(list) for _ in range(3))
+        on_colour = []
         for im in images:
             pred.set_image(load_image(root / "images" / im["file_name"]))
             objs = anns[im["id"]]
@@ -117,16 +125,22 @@ def main(argv=None) -> int:
                     colour = a["attributes"]["color"]
                     other = min(colours - {colour}, default=None)
                     truth = segmentation_to_mask(a["segmentation"], im["height"], im["width"]) > 0
+                    coloured = [segmentation_to_mask(o["segmentation"], im["height"], im["width"]) > 0
+                                for o in objs if o["attributes"]["color"] == other]
                     for kind, text in phrases(shape, colour, absent, other).items():
                         out = pred.predict(text)
                         accepted[kind].append(out.score >= 0.5)
                         covered = out.prob >= 0.5
-                        on_shape[kind].append((covered & truth).sum() >= 0.5 * (covered | truth).sum())
+                        on_shape[kind].append(iou(covered, truth) >= 0.5)
                         empty[kind].append(not covered.any())
+                        if kind == KINDS[4]:
+                            on_colour.append(any(iou(covered, m) >= 0.5 for m in coloured))
         print(f"{model}: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} % of {len(v)} accepted" for k, v in accepted.items()))
         print("  mask on the shape (IoU >= 0.5): " + "; ".join(f"{k}: {100 * np.mean(v):.1f} %"
                                                                for k, v in on_shape.items()))
         print("  map empty: " + "; ".join(f"{k}: {100 * np.mean(v):.1f} %" for k, v in empty.items()))
+        if on_colour:
+            print(f"  {KINDS[4]}: map on an object of that colour {100 * np.mean(on_colour):.1f} %")
     return 0
 
 

@@ -115,12 +115,16 @@ def issue9(f: Path) -> None:
               ("LGFormer-compact, + stage 4, Swin at 1x lr (8,200 steps; shipped)", "lgformer-stage4"),
               ("LGFormer-compact, + stage 5 on --overspecify data (10,600 steps; not shipped)", "lgformer-stage5"),
               ("LGFormer-compact, + stage 6 on balanced-draw data (12,600 steps; not shipped)", "lgformer-stage6"),
+              ("LGFormer-compact, shipped + 1,800 steps on v7, presence read from the mask (10,000 steps; not shipped)",
+               "lgformer-v7"),
               ("LQMFormer-compact, before (first default)", "lqmformer-before"),
               ("LQMFormer-compact, issue 9 stages 1-2 (2,400 steps)", "lqmformer-after"),
               ("LQMFormer-compact, + stage 3 at half lr (3,400 steps; not shipped)", "lqmformer-stage3"),
               ("LQMFormer-compact, + stage 3 at full lr (6,000 steps; shipped)", "lqmformer-stage3b"),
               ("LQMFormer-compact, + stage 4 on --overspecify data (8,400 steps; not shipped)", "lqmformer-stage4"),
-              ("LQMFormer-compact, + stage 5 on balanced-draw data (10,400 steps; not shipped)", "lqmformer-stage5")]
+              ("LQMFormer-compact, + stage 5 on balanced-draw data (10,400 steps; not shipped)", "lqmformer-stage5"),
+              ("LQMFormer-compact, shipped + 1,800 steps on v7, presence read from the mask (7,800 steps; not shipped)",
+               "lqmformer-v7")]
     print("In distribution (varied SynthRef test split):\n")
     classic_table(f, [(label, f"{name}-test") for label, name in models])
     print("Robustness set (other seed, harsher rendering):\n")

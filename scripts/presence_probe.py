@@ -35,6 +35,7 @@ import numpy as np
 from rismodel.data.dataset import shortest_sentence
 from rismodel.data.masks import segmentation_to_mask
 from rismodel.data.synth_scene import COLORS
+from rismodel.evaluation.metrics import mask_counts
 from rismodel.imageio import load_image
 from rismodel.predictor import Predictor
 
@@ -49,8 +50,8 @@ def phrases(shape: str, colour: str, absent: str, other: str | None) -> dict[str
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = (a | b).sum()
-    return float((a & b).sum() / union) if union else 0.0
+    inter, union, _, _ = mask_counts(a, b)
+    return inter / union if union else 0.0
 
 
 def count_phrasings(root: Path, split: str = "train", shortest_prob: float = 0.5

@@ -40,14 +40,16 @@ class MaskPresence(nn.Module):
     """Target presence from the predicted mask alone (issue 9's ``presence: mask``, both models).
 
     The pooled-feature heads (LGFormer's extension, LQMFormer's object / no-object MLP) learnt the
-    phrase's prior instead of checking it against the image, while the masks did check it (a false
-    colour put the map on the named shape 0 % of the time; docs/architecture.md). So this score sees
-    only three statistics of the final mask logits: the largest logit, the log of the soft area (the
+    phrase's prior instead of checking it against the image, so this score sees only three statistics of the final mask logits: the largest logit, the log of the soft area (the
     sum of probabilities on the 1/4 grid) and the mean probability under the soft mask. It starts as
     the largest logit (the gate's last layer is zero) and learns a calibrated correction.
 
     The statistics are detached: the score reads the mask, it must not bend it (the mask loss, which
     teaches an empty mask for a no-target expression, stays the mask's only teacher).
+
+    Measured (docs/architecture.md, sixth session): it accepts what the mask finds, and the compact
+    masks find an object of the named colour even when the named shape is not it, so it rejects an
+    absent colour but accepts "the blue star" next to a blue circle. Not the shipped default.
     """
 
     def __init__(self, hidden: int = 16):

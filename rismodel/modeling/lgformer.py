@@ -10,7 +10,7 @@ reports the largest pixel logit of the final mask (sigmoid of it = the highest f
 probability), i.e. "something is above the threshold somewhere". ``presence="head"`` (an extension,
 issue 9) adds a 2-layer MLP on the final prototype and the mask features pooled under the final
 mask, trained with BCE against ``has_target`` on no-target expressions. ``presence="mask"`` (issue 9,
-fifth round) reads the presence from the final mask alone (:class:`~.heads.MaskPresence`).
+sixth round) reads the presence from the final mask alone (:class:`~.heads.MaskPresence`).
 
 Loss target (issue 9): ``loss_target="nearest"`` (the shipped model) shrinks the ground truth to
 1/4 by nearest neighbour, i.e. the top-left pixel of each 4x4 block, a target shifted by 1.5

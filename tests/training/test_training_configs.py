@@ -1,6 +1,7 @@
 """Every configs/*.yaml loads and builds; ablation files set what their table row says; the
 loader's base/override rules and error messages."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,11 @@ ROWS = {
     "lqmformer-t6-vl-grounding.yaml": ("LQMFormer Table 6", "VL-Grounding", {"grounding": "cross_attention"}),
 }
 ABLATIONS = {name: row[2] for name, row in ROWS.items()}
-# Not ablations: the paper configs, the shipped compact recipes and the issue-9 recipes.
+# Not ablations: the paper configs, the shipped compact recipes and the issue-9 recipes (v7: presence
+# read from the mask, measured and not shipped).
 MAIN = {"lgformer-swinb.yaml", "lqmformer-swinb.yaml", "lgformer-compact.yaml", "lqmformer-compact.yaml",
-        "lgformer-compact-v2.yaml", "lqmformer-compact-v2.yaml"}
+        "lgformer-compact-v2.yaml", "lqmformer-compact-v2.yaml", "lgformer-compact-v7.yaml",
+        "lqmformer-compact-v7.yaml"}
 
 
 def _get(cfg, dotted):
@@ -155,3 +158,13 @@ def test_bad_configs_name_the_problem(tmp_path, text, overrides, message):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(TrainConfigError, match="not found.*nope.yaml"):
         load_train_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("arch", ["lgformer", "lqmformer"])
+def test_v7_recipes_are_the_v2_recipes_with_the_presence_read_from_the_mask(arch):
+    v2, v7 = (load_train_config(CONFIGS / f"{arch}-compact-{v}.yaml") for v in ("v2", "v7"))
+    m2, m7 = resolve_model_config(v2), resolve_model_config(v7)
+    assert m7.presence == "mask" and m2.presence != "mask"
+    assert dataclasses.replace(m7, presence=m2.presence) == m2  # nothing else of the model differs
+    assert v7.data.data_root.endswith("synthref-v7") and v7.train.presence_lr_mult == 30.0
+    assert v2.train.presence_lr_mult == 1.0

@@ -171,7 +171,7 @@ class Predictor:
         ``predict`` empties it): LQMFormer's, or an LGFormer retrained with a presence head
         (``presence: head`` or ``mask``, issue 9). The first LGFormer's score is its largest pixel
         logit (``presence: max_logit``), a hint that never empties the mask."""
-        return self.config.architecture == "lqmformer" or getattr(self.config, "presence", None) in ("head", "mask")
+        return getattr(self.config, "presence", "head") != "max_logit"  # LQMFormer: "head" or "mask"
 
     # ----- inference -----------------------------------------------------------------------
     def _autocast(self):

@@ -40,8 +40,9 @@ class MaskPresence(nn.Module):
     """Target presence from the predicted mask alone (issue 9's ``presence: mask``, both models).
 
     The pooled-feature heads (LGFormer's extension, LQMFormer's object / no-object MLP) learnt the
-    phrase's prior instead of checking it against the image, so this score sees only three statistics of the final mask logits: the largest logit, the log of the soft area (the
-    sum of probabilities on the 1/4 grid) and the mean probability under the soft mask. It starts as
+    phrase's prior instead of checking it against the image, so this score sees only three
+    statistics of the final mask logits: the largest logit, the log of the soft area (the sum of
+    probabilities on the 1/4 grid) and the mean probability under the soft mask. It starts as
     the largest logit (the gate's last layer is zero) and learns a calibrated correction.
 
     The statistics are detached: the score reads the mask, it must not bend it (the mask loss, which

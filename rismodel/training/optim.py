@@ -5,10 +5,10 @@ authors' code: power 0.9, updated every iteration). LQMFormer section 4.1: AdamW
 
 Groups: the pretrained encoders (Swin blocks under ``backbone.swin`` and the text encoder) can get
 a smaller lr (``backbone_lr_mult``; 1.0 = one lr as in both papers); everything else (fusions,
-decoders, heads) gets ``lr``. ``presence_lr_mult`` (not 1.0) puts the presence head in a group of its own
-at ``lr`` times it: the mask-read presence gate (``presence: mask``) is a logistic regression of 81
-parameters, which AdamW at the network's lr moves by at most lr per step (too slow to calibrate it
-within a fine-tuning run). At 1.0 the groups are the same as before, so older runs resume. Frozen parameters are left out. Biases and normalisation weights
+decoders, heads) gets ``lr``. ``presence_lr_mult`` (not 1.0) puts the presence head in a group of
+its own at ``lr`` times it: the mask-read presence gate (``presence: mask``) has 81 parameters, which
+AdamW at the network's lr moves by at most lr per step, too slow to calibrate within a fine-tuning
+run. At 1.0 the groups are the same as before, so older runs resume. Frozen parameters are left out. Biases and normalisation weights
 (1-D tensors) get no weight decay, as in LAVT's code that LGFormer builds on.
 """
 
